@@ -1,0 +1,1 @@
+"""Database access: the engine, the local PostgreSQL server and the schema migrations."""

@@ -1,0 +1,1 @@
+"""Figures computed from the ledger: balances, annual tables, Lausanne Action Plan indicators."""

@@ -1,0 +1,1043 @@
+"""The transitions of land release: record, confirm, cancel, reduce, clear, reopen, correct.
+
+Every transition runs in PostGIS inside one transaction (a savepoint of the caller's), with the
+hazard rows locked (``SELECT ... FOR UPDATE``) so two officers working on the same hazard queue
+instead of releasing the same ground twice. A released piece is ``ST_Intersection`` of the
+request polygon with what remains, the hazard keeps the ``ST_Difference``, and both areas are
+measured geodesically as they are written: released area is derived from polygons, never typed.
+
+Releases are applied set-based (many hazards per SQL statement), so a file of ten thousand
+results costs a few statements, not ten thousand round trips; one release is a batch of one.
+
+Usage::
+
+    with transaction(engine) as ledger:
+        ledger.record("BA-0001", HazardClass.SHA, polygon, crs=4326, recorded_date=d)
+        ledger.cancel("BA-0001", part, crs=4326, effective_date=d2)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import shapely
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import Connection, Engine, text
+
+from landrelease.errors import (
+    DateError,
+    DuplicateHazard,
+    GeometryError,
+    HazardClosed,
+    HazardNotFound,
+    LandReleaseError,
+    NoOverlap,
+    TransitionRefused,
+)
+from landrelease.geometry import CleanPolygon, CRSLike, prepare_polygon
+from landrelease.models import (
+    ActivityKind,
+    Contamination,
+    EventKind,
+    HazardClass,
+    HazardStatus,
+    ItemType,
+)
+
+#: A hazard whose remainder falls below this many m² closes as released (no slivers left).
+SLIVER_M2 = 1.0
+
+#: The activity kind that may release land by each method.
+METHOD_ACTIVITY = {
+    EventKind.CANCELLED: ActivityKind.NTS,
+    EventKind.REDUCED: ActivityKind.TS,
+    EventKind.CLEARED: ActivityKind.CLEARANCE,
+}
+
+
+@dataclass(frozen=True)
+class HazardInput:
+    """A new hazard to record."""
+
+    national_id: str
+    hazard_class: HazardClass
+    geometry: BaseGeometry
+    crs: CRSLike | None
+    recorded_date: dt.date
+    contamination: Contamination = Contamination.ERW
+    organisation: str | None = None
+    name: str | None = None
+    activity_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ReleaseRequest:
+    """Land found free of contamination by one method, to take out of one hazard."""
+
+    national_id: str
+    method: EventKind
+    geometry: BaseGeometry
+    crs: CRSLike | None
+    effective_date: dt.date
+    activity_id: int | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What recording a hazard stored."""
+
+    national_id: str
+    hazard_id: int
+    area_m2: float
+    repairs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Released:
+    """What one release took out of its hazard."""
+
+    national_id: str
+    method: EventKind
+    event_id: int
+    area_m2: float
+    remaining_m2: float
+    closed: bool
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    """What a confirmation moved from SHA to CHA."""
+
+    national_id: str
+    cha_national_id: str
+    area_m2: float
+    remaining_sha_m2: float
+
+
+@dataclass(frozen=True)
+class _Locked:
+    id: int
+    national_id: str
+    hazard_class: str
+    status: str
+    contamination: str
+    organisation_id: int | None
+    floor_date: dt.date  # no event may be dated before this (see _lock)
+
+
+def _wkb(clean: CleanPolygon) -> bytes:
+    return shapely.to_wkb(clean.geom, include_srid=False)
+
+
+def _one_line(items: Sequence[str], limit: int = 10) -> str:
+    shown = "; ".join(items[:limit])
+    return shown + (f"; and {len(items) - limit} more" if len(items) > limit else "")
+
+
+# Clip each request polygon against what remains of its hazard (one request per hazard).
+# Shared by releases and confirmations so both take out exactly the same piece.
+_CUT = """
+req AS (
+    SELECT r.ord, r.hazard_id, ST_GeomFromWKB(r.wkb, 4326) AS g
+    FROM unnest(CAST(:ord AS int[]), CAST(:hazard_id AS bigint[]), CAST(:wkb AS bytea[]))
+        AS r(ord, hazard_id, wkb)
+),
+cut AS MATERIALIZED (
+    SELECT r.ord, h.id AS hazard_id, h.hazard_class, h.geom AS old_geom, h.area_m2 AS old_area,
+           ST_Multi(ST_CollectionExtract(ST_Intersection(h.geom, r.g), 3)) AS piece,
+           ST_Multi(ST_CollectionExtract(ST_Difference(h.geom, r.g), 3)) AS rest
+    FROM req r JOIN hazards h ON h.id = r.hazard_id
+),
+measured AS MATERIALIZED (
+    SELECT c.*, lr_area_m2(c.piece) AS piece_area, lr_area_m2(c.rest) AS rest_area FROM cut c
+),
+settled AS MATERIALIZED (
+    -- A remainder below the sliver tolerance goes with the piece: the hazard closes.
+    SELECT ord, hazard_id, hazard_class,
+           rest_area < :sliver AS closes,
+           CASE WHEN rest_area < :sliver THEN old_geom ELSE piece END AS piece,
+           CASE WHEN rest_area < :sliver THEN old_area ELSE piece_area END AS piece_area,
+           CASE WHEN rest_area < :sliver THEN NULL ELSE rest END AS rest,
+           CASE WHEN rest_area < :sliver THEN 0 ELSE rest_area END AS rest_area
+    FROM measured WHERE piece_area > 0
+)
+"""
+
+# Only constant SQL fragments are joined here; every value is a bound parameter.
+_RELEASE_SQL = text(
+    "WITH "  # noqa: S608
+    + _CUT
+    + """,
+meta AS (
+    SELECT * FROM unnest(CAST(:ord AS int[]), CAST(:kind AS text[]), CAST(:eff AS date[]),
+                         CAST(:activity AS bigint[]), CAST(:note AS text[]))
+        AS m(ord, kind, eff, activity_id, note)
+),
+events AS (
+    INSERT INTO ledger_events (hazard_id, activity_id, kind, sign, hazard_class, piece, area_m2,
+                               effective_date, note)
+    SELECT s.hazard_id, m.activity_id, m.kind, -1, s.hazard_class, s.piece, s.piece_area,
+           m.eff, m.note
+    FROM settled s JOIN meta m USING (ord)
+    RETURNING id, hazard_id
+),
+updated AS (
+    UPDATE hazards h
+    SET geom = s.rest, area_m2 = s.rest_area,
+        status = CASE WHEN s.closes THEN 'released' ELSE 'active' END,
+        version = h.version + 1, updated_at = now()
+    FROM settled s WHERE h.id = s.hazard_id
+    RETURNING h.id
+)
+SELECT m.ord, s.piece_area, s.rest_area, s.closes, e.id AS event_id
+FROM measured m
+LEFT JOIN settled s USING (ord)
+LEFT JOIN events e ON e.hazard_id = s.hazard_id
+"""
+)
+
+_CUT_SQL = text(
+    "WITH "
+    + _CUT
+    + """
+SELECT m.ord, s.closes, ST_AsBinary(s.piece) AS piece, s.piece_area,
+       ST_AsBinary(s.rest) AS rest, s.rest_area
+FROM measured m LEFT JOIN settled s USING (ord)
+"""
+)
+
+_INSERT_EVENT = text(
+    """
+    INSERT INTO ledger_events (hazard_id, activity_id, kind, sign, hazard_class, piece, area_m2,
+                               effective_date, related_hazard_id, note)
+    VALUES (:hazard_id, :activity_id, :kind, :sign, :hazard_class,
+            ST_GeomFromWKB(:piece, 4326), :area, :eff, :related, :note)
+    RETURNING id
+    """
+)
+
+
+class Ledger:
+    """Transitions on one open transaction; obtain one with :func:`transaction`.
+
+    Each method runs in a savepoint: if it raises, nothing it did remains, and the caller's
+    transaction can go on (an importer reports the problem and rolls back the whole file).
+    """
+
+    def __init__(self, connection: Connection, *, today: dt.date | None = None) -> None:
+        self.connection = connection
+        self.today = today or dt.date.today()
+
+    # -- shared checks -------------------------------------------------------------------
+
+    def _check_not_future(self, when: dt.date, label: str) -> None:
+        if when > self.today:
+            raise DateError(f"{label}: date {when} is in the future (today is {self.today})")
+
+    def _lock(self, national_ids: Sequence[str]) -> dict[str, _Locked]:
+        """Lock the named hazards (in id order, so concurrent batches cannot deadlock).
+
+        The floor date of a hazard is the latest effective date of an event that added land
+        to it or changed its class: a release dated earlier would take out land the hazard
+        did not yet hold (releases among themselves commute, so back-dating them is fine).
+        """
+        wanted = sorted(set(national_ids))
+        rows = self.connection.execute(
+            text(
+                """
+                SELECT h.id, h.national_id, h.hazard_class, h.status, h.contamination,
+                       h.organisation_id
+                FROM hazards h WHERE h.national_id = ANY(:ids) ORDER BY h.id FOR UPDATE
+                """
+            ),
+            {"ids": wanted},
+        ).all()
+        missing = sorted(set(wanted) - {row.national_id for row in rows})
+        if missing:
+            raise HazardNotFound(f"no hazard with national ID {_one_line(missing)}")
+        floors = dict(
+            self.connection.execute(
+                text(
+                    """
+                    SELECT hazard_id, max(effective_date) FROM ledger_events
+                    WHERE hazard_id = ANY(:ids) AND (sign = 1 OR kind = 'confirmed')
+                    GROUP BY hazard_id
+                    """
+                ),
+                {"ids": [row.id for row in rows]},
+            ).all()
+        )
+        return {
+            row.national_id: _Locked(
+                id=row.id,
+                national_id=row.national_id,
+                hazard_class=row.hazard_class,
+                status=row.status,
+                contamination=row.contamination,
+                organisation_id=row.organisation_id,
+                floor_date=floors.get(row.id, dt.date.min),
+            )
+            for row in rows
+        }
+
+    def _check_after_floor(self, hazard: _Locked, when: dt.date, label: str) -> None:
+        if when < hazard.floor_date:
+            raise DateError(
+                f"{label}: date {when} is before {hazard.floor_date}, when land was last added "
+                f"to hazard {hazard.national_id} or its class changed; dates out of order"
+            )
+
+    def _require_active(self, hazard: _Locked, label: str) -> None:
+        if hazard.status != HazardStatus.ACTIVE.value:
+            raise HazardClosed(
+                f"{label}: hazard {hazard.national_id} is closed: all its land has been released"
+            )
+
+    def organisation_id(self, name: str | None) -> int | None:
+        """The id of the organisation with this name, created if new."""
+        if not name:
+            return None
+        return self.connection.execute(
+            text(
+                """
+                INSERT INTO organisations (name) VALUES (:name)
+                ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id
+                """
+            ),
+            {"name": name.strip()},
+        ).scalar_one()
+
+    # -- activities ----------------------------------------------------------------------
+
+    def add_activity(
+        self,
+        kind: ActivityKind,
+        *,
+        reference: str | None = None,
+        organisation: str | None = None,
+        start_date: dt.date | None = None,
+        end_date: dt.date | None = None,
+        items: Mapping[ItemType, int | tuple[int, int]] | None = None,
+        note: str | None = None,
+    ) -> int:
+        """Record a field activity; ``items`` maps type to destroyed, or (found, destroyed)."""
+        if start_date and end_date and end_date < start_date:
+            raise DateError(
+                f"activity {reference or ''}: ends {end_date} before it starts "
+                f"{start_date}; dates out of order"
+            )
+        for when in (start_date, end_date):
+            if when:
+                self._check_not_future(when, f"activity {reference or ''}".strip())
+        counts: dict[str, tuple[int, int]] = {}
+        for item_type, count in (items or {}).items():
+            found, destroyed = count if isinstance(count, tuple) else (count, count)
+            if found < 0 or destroyed < 0:
+                raise LandReleaseError(f"items {item_type}: counts cannot be negative")
+            counts[ItemType(item_type).value] = (found, destroyed)
+        with self.connection.begin_nested():
+            activity_id = self.connection.execute(
+                text(
+                    """
+                    INSERT INTO activities (kind, reference, organisation_id, start_date,
+                                            end_date, note)
+                    VALUES (:kind, :reference, :org, :start, :end, :note) RETURNING id
+                    """
+                ),
+                {
+                    "kind": ActivityKind(kind).value,
+                    "reference": reference,
+                    "org": self.organisation_id(organisation),
+                    "start": start_date,
+                    "end": end_date,
+                    "note": note,
+                },
+            ).scalar_one()
+            for item_type, (found, destroyed) in counts.items():
+                self.connection.execute(
+                    text(
+                        "INSERT INTO activity_items (activity_id, item_type, found, destroyed)"
+                        " VALUES (:a, :t, :f, :d)"
+                    ),
+                    {"a": activity_id, "t": item_type, "f": found, "d": destroyed},
+                )
+        return activity_id
+
+    def _activity_kind(self, activity_id: int) -> str:
+        kind = self.connection.execute(
+            text("SELECT kind FROM activities WHERE id = :id"), {"id": activity_id}
+        ).scalar()
+        if kind is None:
+            raise LandReleaseError(f"no activity with id {activity_id}")
+        return kind
+
+    # -- record --------------------------------------------------------------------------
+
+    def record(
+        self,
+        national_id: str,
+        hazard_class: HazardClass,
+        geometry: BaseGeometry,
+        *,
+        crs: CRSLike | None,
+        recorded_date: dt.date,
+        contamination: Contamination = Contamination.ERW,
+        organisation: str | None = None,
+        name: str | None = None,
+        activity_id: int | None = None,
+    ) -> Recorded:
+        """Record one new hazard (see :meth:`record_many`)."""
+        return self.record_many(
+            [
+                HazardInput(
+                    national_id=national_id,
+                    hazard_class=hazard_class,
+                    geometry=geometry,
+                    crs=crs,
+                    recorded_date=recorded_date,
+                    contamination=contamination,
+                    organisation=organisation,
+                    name=name,
+                    activity_id=activity_id,
+                )
+            ]
+        )[0]
+
+    def record_many(self, hazards: Sequence[HazardInput]) -> list[Recorded]:
+        """Record new hazards, all or none: each gets a ``recorded`` event with its polygon."""
+        problems: list[str] = []
+        cleaned: list[CleanPolygon] = []
+        seen: set[str] = set()
+        for index, item in enumerate(hazards, start=1):
+            label = f"hazard {index} ({item.national_id})"
+            try:
+                if not item.national_id or not item.national_id.strip():
+                    raise LandReleaseError(f"hazard {index}: no national ID")
+                if item.national_id in seen:
+                    raise DuplicateHazard(f"{label}: national ID given twice")
+                seen.add(item.national_id)
+                HazardClass(item.hazard_class)
+                Contamination(item.contamination)
+                self._check_not_future(item.recorded_date, label)
+                cleaned.append(prepare_polygon(item.geometry, item.crs, label=label))
+            except ValueError as exc:
+                problems.append(f"{label}: {exc}")
+            except LandReleaseError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise _combined(problems)
+        existing = (
+            self.connection.execute(
+                text("SELECT national_id FROM hazards WHERE national_id = ANY(:ids)"),
+                {"ids": sorted(seen)},
+            )
+            .scalars()
+            .all()
+        )
+        if existing:
+            raise DuplicateHazard(f"hazard already recorded: {_one_line(sorted(existing))}")
+        with self.connection.begin_nested():
+            org_ids = {
+                name: self.organisation_id(name)
+                for name in {h.organisation for h in hazards if h.organisation}
+            }
+            rows = self.connection.execute(
+                text(
+                    """
+                    WITH src AS (
+                        SELECT * FROM unnest(
+                            CAST(:nid AS text[]), CAST(:name AS text[]), CAST(:cls AS text[]),
+                            CAST(:cont AS text[]), CAST(:wkb AS bytea[]), CAST(:rdate AS date[]),
+                            CAST(:org AS bigint[]), CAST(:activity AS bigint[]))
+                            AS s(national_id, name, hazard_class, contamination, wkb,
+                                 recorded_date, organisation_id, activity_id)
+                    ),
+                    geo AS MATERIALIZED (
+                        SELECT s.*, ST_GeomFromWKB(s.wkb, 4326) AS geom FROM src s
+                    ),
+                    inserted AS (
+                        INSERT INTO hazards (national_id, name, hazard_class, contamination,
+                                             status, geom, area_m2, recorded_date,
+                                             organisation_id)
+                        SELECT national_id, name, hazard_class, contamination, 'active', geom,
+                               lr_area_m2(geom), recorded_date, organisation_id
+                        FROM geo
+                        RETURNING id, national_id, hazard_class, geom, area_m2, recorded_date
+                    ),
+                    events AS (
+                        INSERT INTO ledger_events (hazard_id, activity_id, kind, sign,
+                                                   hazard_class, piece, area_m2, effective_date)
+                        SELECT i.id, g.activity_id, 'recorded', 1, i.hazard_class, i.geom,
+                               i.area_m2, i.recorded_date
+                        FROM inserted i JOIN geo g USING (national_id)
+                    )
+                    SELECT id, national_id, area_m2 FROM inserted
+                    """
+                ),
+                {
+                    "nid": [h.national_id for h in hazards],
+                    "name": [h.name for h in hazards],
+                    "cls": [HazardClass(h.hazard_class).value for h in hazards],
+                    "cont": [Contamination(h.contamination).value for h in hazards],
+                    "wkb": [_wkb(c) for c in cleaned],
+                    "rdate": [h.recorded_date for h in hazards],
+                    "org": [
+                        org_ids.get(h.organisation) if h.organisation else None for h in hazards
+                    ],
+                    "activity": [h.activity_id for h in hazards],
+                },
+            ).all()
+        by_id = {row.national_id: row for row in rows}
+        return [
+            Recorded(
+                national_id=h.national_id,
+                hazard_id=by_id[h.national_id].id,
+                area_m2=by_id[h.national_id].area_m2,
+                repairs=c.repairs,
+            )
+            for h, c in zip(hazards, cleaned, strict=True)
+        ]
+
+    # -- release -------------------------------------------------------------------------
+
+    def cancel(self, national_id: str, geometry: BaseGeometry, **kwargs: object) -> Released:
+        """Cancel land through non-technical survey (no evidence of contamination found)."""
+        return self._release_one(national_id, EventKind.CANCELLED, geometry, **kwargs)
+
+    def reduce(self, national_id: str, geometry: BaseGeometry, **kwargs: object) -> Released:
+        """Reduce land through technical survey (found free by technical means)."""
+        return self._release_one(national_id, EventKind.REDUCED, geometry, **kwargs)
+
+    def clear(self, national_id: str, geometry: BaseGeometry, **kwargs: object) -> Released:
+        """Clear land (all ordnance removed); items destroyed belong to the activity."""
+        return self._release_one(national_id, EventKind.CLEARED, geometry, **kwargs)
+
+    def _release_one(
+        self,
+        national_id: str,
+        method: EventKind,
+        geometry: BaseGeometry,
+        *,
+        crs: CRSLike | None,
+        effective_date: dt.date,
+        activity_id: int | None = None,
+        note: str | None = None,
+    ) -> Released:
+        request = ReleaseRequest(
+            national_id, method, geometry, crs, effective_date, activity_id, note
+        )
+        return self.release_many([request])[0]
+
+    def release_many(self, requests: Sequence[ReleaseRequest]) -> list[Released]:
+        """Apply releases, all or none, in the order given (several may share a hazard).
+
+        Raises one :class:`LandReleaseError` naming every request that cannot be applied.
+        """
+        problems: list[str] = []
+        cleaned: list[CleanPolygon | None] = []
+        for index, req in enumerate(requests, start=1):
+            label = f"release {index} ({req.national_id})"
+            try:
+                if req.method not in METHOD_ACTIVITY:
+                    raise TransitionRefused(f"{label}: {req.method} is not a release method")
+                self._check_not_future(req.effective_date, label)
+                cleaned.append(prepare_polygon(req.geometry, req.crs, label=label))
+            except LandReleaseError as exc:
+                problems.append(str(exc))
+                cleaned.append(None)
+        if problems:
+            raise _combined(problems)
+        activity_kinds = {
+            a: self._activity_kind(a) for a in {r.activity_id for r in requests if r.activity_id}
+        }
+        with self.connection.begin_nested():
+            locked = self._lock([r.national_id for r in requests])
+            for index, req in enumerate(requests, start=1):
+                label = f"release {index} ({req.national_id})"
+                hazard = locked[req.national_id]
+                try:
+                    self._require_active(hazard, label)
+                    self._check_after_floor(hazard, req.effective_date, label)
+                    expected = METHOD_ACTIVITY[req.method].value
+                    if req.activity_id and activity_kinds[req.activity_id] != expected:
+                        raise TransitionRefused(
+                            f"{label}: land is {req.method.value} by a {expected} activity, "
+                            f"not {activity_kinds[req.activity_id]}"
+                        )
+                except LandReleaseError as exc:
+                    problems.append(str(exc))
+            if problems:
+                raise _combined(problems)
+            results: dict[int, Released] = {}
+            for batch in _rounds(requests, locked):
+                rows = self.connection.execute(
+                    _RELEASE_SQL,
+                    {
+                        "ord": batch,
+                        "hazard_id": [locked[requests[i].national_id].id for i in batch],
+                        "wkb": [_wkb(cleaned[i]) for i in batch],  # type: ignore[arg-type]
+                        "kind": [requests[i].method.value for i in batch],
+                        "eff": [requests[i].effective_date for i in batch],
+                        "activity": [requests[i].activity_id for i in batch],
+                        "note": [requests[i].note for i in batch],
+                        "sliver": SLIVER_M2,
+                    },
+                ).all()
+                for row in rows:
+                    req = requests[row.ord]
+                    if row.event_id is None:
+                        problems.append(
+                            f"release {row.ord + 1} ({req.national_id}): the polygon does not "
+                            f"overlap what remains of hazard {req.national_id}"
+                        )
+                        continue
+                    results[row.ord] = Released(
+                        national_id=req.national_id,
+                        method=req.method,
+                        event_id=row.event_id,
+                        area_m2=row.piece_area,
+                        remaining_m2=row.rest_area,
+                        closed=row.closes,
+                    )
+                if problems:
+                    raise _combined(problems, NoOverlap)
+                # A hazard closed by an earlier round refuses later requests with a reason.
+                for i in batch:
+                    if results[i].closed:
+                        locked[requests[i].national_id] = _closed(locked[requests[i].national_id])
+        return [results[i] for i in range(len(requests))]
+
+    # -- confirm -------------------------------------------------------------------------
+
+    def confirm(
+        self,
+        national_id: str,
+        geometry: BaseGeometry | None = None,
+        *,
+        crs: CRSLike | None = None,
+        effective_date: dt.date,
+        cha_national_id: str | None = None,
+        activity_id: int | None = None,
+        note: str | None = None,
+    ) -> Confirmed:
+        """Confirm an SHA, wholly (no geometry) or in part, into a CHA.
+
+        Area moves, nothing is released: the SHA loses the piece (``confirmed``, -1, SHA) and a
+        CHA gains it (``confirmed``, +1, CHA). A whole confirmation keeps the national ID and
+        changes the class; a part becomes a new CHA (``cha_national_id``, by default the SHA's
+        ID with a ``-C<n>`` suffix) linked to its parent.
+        """
+        label = f"confirmation of {national_id}"
+        self._check_not_future(effective_date, label)
+        clean = prepare_polygon(geometry, crs, label=label) if geometry is not None else None
+        with self.connection.begin_nested():
+            hazard = self._lock([national_id])[national_id]
+            self._require_active(hazard, label)
+            if hazard.hazard_class != HazardClass.SHA.value:
+                raise TransitionRefused(f"{label}: hazard is already a CHA")
+            self._check_after_floor(hazard, effective_date, label)
+            if clean is None:
+                return self._confirm_whole(hazard, effective_date, activity_id, note)
+            row = self.connection.execute(
+                _CUT_SQL,
+                {"ord": [0], "hazard_id": [hazard.id], "wkb": [_wkb(clean)], "sliver": SLIVER_M2},
+            ).one()
+            if row.piece is None:
+                raise NoOverlap(
+                    f"{label}: the polygon does not overlap what remains of hazard {national_id}"
+                )
+            if row.closes:
+                return self._confirm_whole(hazard, effective_date, activity_id, note)
+            child_id = cha_national_id or self._child_id(national_id)
+            if self.connection.execute(
+                text("SELECT 1 FROM hazards WHERE national_id = :n"), {"n": child_id}
+            ).first():
+                raise DuplicateHazard(f"{label}: hazard {child_id} already exists")
+            child = self.connection.execute(
+                text(
+                    """
+                    INSERT INTO hazards (national_id, hazard_class, contamination, status, geom,
+                                         area_m2, recorded_date, organisation_id, parent_id)
+                    VALUES (:nid, 'CHA', :cont, 'active', ST_GeomFromWKB(:piece, 4326), :area,
+                            :eff, :org, :parent)
+                    RETURNING id
+                    """
+                ),
+                {
+                    "nid": child_id,
+                    "cont": hazard.contamination,
+                    "piece": row.piece,
+                    "area": row.piece_area,
+                    "eff": effective_date,
+                    "org": hazard.organisation_id,
+                    "parent": hazard.id,
+                },
+            ).scalar_one()
+            self.connection.execute(
+                text(
+                    """
+                    UPDATE hazards SET geom = ST_GeomFromWKB(:rest, 4326), area_m2 = :area,
+                           version = version + 1, updated_at = now()
+                    WHERE id = :id
+                    """
+                ),
+                {"rest": row.rest, "area": row.rest_area, "id": hazard.id},
+            )
+            for hazard_id, sign, cls, related in (
+                (hazard.id, -1, "SHA", child),
+                (child, 1, "CHA", hazard.id),
+            ):
+                self._event(
+                    hazard_id,
+                    EventKind.CONFIRMED,
+                    sign,
+                    cls,
+                    row.piece,
+                    row.piece_area,
+                    effective_date,
+                    activity_id,
+                    related,
+                    note,
+                )
+            return Confirmed(national_id, child_id, row.piece_area, row.rest_area)
+
+    def _confirm_whole(
+        self, hazard: _Locked, effective_date: dt.date, activity_id: int | None, note: str | None
+    ) -> Confirmed:
+        row = self.connection.execute(
+            text("SELECT ST_AsBinary(geom) AS geom, area_m2 FROM hazards WHERE id = :id"),
+            {"id": hazard.id},
+        ).one()
+        for sign, cls in ((-1, "SHA"), (1, "CHA")):
+            self._event(
+                hazard.id,
+                EventKind.CONFIRMED,
+                sign,
+                cls,
+                row.geom,
+                row.area_m2,
+                effective_date,
+                activity_id,
+                None,
+                note,
+            )
+        self.connection.execute(
+            text(
+                "UPDATE hazards SET hazard_class = 'CHA', version = version + 1,"
+                " updated_at = now() WHERE id = :id"
+            ),
+            {"id": hazard.id},
+        )
+        return Confirmed(hazard.national_id, hazard.national_id, row.area_m2, 0.0)
+
+    def _child_id(self, national_id: str) -> str:
+        taken = set(
+            self.connection.execute(
+                text("SELECT national_id FROM hazards WHERE national_id LIKE :p"),
+                {"p": national_id.replace("%", r"\%").replace("_", r"\_") + "-C%"},
+            ).scalars()
+        )
+        n = 1
+        while f"{national_id}-C{n}" in taken:
+            n += 1
+        return f"{national_id}-C{n}"
+
+    def _event(
+        self,
+        hazard_id: int,
+        kind: EventKind,
+        sign: int,
+        hazard_class: str,
+        piece: bytes,
+        area: float,
+        effective_date: dt.date,
+        activity_id: int | None,
+        related: int | None,
+        note: str | None,
+    ) -> int:
+        return self.connection.execute(
+            _INSERT_EVENT,
+            {
+                "hazard_id": hazard_id,
+                "activity_id": activity_id,
+                "kind": kind.value,
+                "sign": sign,
+                "hazard_class": hazard_class,
+                "piece": piece,
+                "area": area,
+                "eff": effective_date,
+                "related": related,
+                "note": note,
+            },
+        ).scalar_one()
+
+    # -- reopen --------------------------------------------------------------------------
+
+    def reopen(
+        self,
+        national_id: str,
+        geometry: BaseGeometry,
+        *,
+        crs: CRSLike | None,
+        effective_date: dt.date,
+        new_national_id: str,
+        hazard_class: HazardClass = HazardClass.CHA,
+        contamination: Contamination | None = None,
+        note: str | None = None,
+    ) -> Recorded:
+        """Record residual contamination found in land released from a hazard.
+
+        The new hazard is the polygon clipped to the land released from ``national_id`` (so
+        nothing already counted as remaining is counted again), linked to it as parent.
+        """
+        label = f"reopening of {national_id}"
+        self._check_not_future(effective_date, label)
+        clean = prepare_polygon(geometry, crs, label=label)
+        with self.connection.begin_nested():
+            old = self._lock([national_id])[national_id]
+            if self.connection.execute(
+                text("SELECT 1 FROM hazards WHERE national_id = :n"), {"n": new_national_id}
+            ).first():
+                raise DuplicateHazard(f"{label}: hazard {new_national_id} already exists")
+            row = self.connection.execute(
+                text(
+                    """
+                    WITH released AS (
+                        SELECT ST_Union(piece) AS land, max(effective_date) AS latest
+                        FROM ledger_events e
+                        WHERE e.hazard_id = :id AND e.kind IN ('cancelled', 'reduced', 'cleared')
+                          AND ST_Intersects(e.piece, ST_GeomFromWKB(:g, 4326))
+                    ),
+                    clipped AS (
+                        SELECT ST_Multi(ST_CollectionExtract(
+                                   ST_Intersection(land, ST_GeomFromWKB(:g, 4326)), 3)) AS geom,
+                               latest
+                        FROM released
+                    )
+                    SELECT ST_AsBinary(geom) AS geom, lr_area_m2(geom) AS area, latest
+                    FROM clipped
+                    """
+                ),
+                {"id": old.id, "g": _wkb(clean)},
+            ).one()
+            if row.geom is None or row.area <= 0:
+                raise NoOverlap(
+                    f"{label}: the polygon does not overlap land released from hazard {national_id}"
+                )
+            if effective_date < row.latest:
+                raise DateError(
+                    f"{label}: date {effective_date} is before {row.latest}, when "
+                    "that land was released; dates out of order"
+                )
+            new_id = self.connection.execute(
+                text(
+                    """
+                    INSERT INTO hazards (national_id, hazard_class, contamination, status, geom,
+                                         area_m2, recorded_date, organisation_id, parent_id)
+                    VALUES (:nid, :cls, :cont, 'active', ST_GeomFromWKB(:g, 4326), :area, :eff,
+                            :org, :parent)
+                    RETURNING id
+                    """
+                ),
+                {
+                    "nid": new_national_id,
+                    "cls": HazardClass(hazard_class).value,
+                    "cont": Contamination(contamination or old.contamination).value,
+                    "g": row.geom,
+                    "area": row.area,
+                    "eff": effective_date,
+                    "org": old.organisation_id,
+                    "parent": old.id,
+                },
+            ).scalar_one()
+            self._event(
+                new_id,
+                EventKind.REOPENED,
+                1,
+                HazardClass(hazard_class).value,
+                row.geom,
+                row.area,
+                effective_date,
+                None,
+                old.id,
+                note,
+            )
+            return Recorded(new_national_id, new_id, row.area, clean.repairs)
+
+    # -- correct -------------------------------------------------------------------------
+
+    def correct(
+        self,
+        national_id: str,
+        geometry: BaseGeometry,
+        *,
+        crs: CRSLike | None,
+        effective_date: dt.date,
+        reason: str,
+    ) -> tuple[float, float]:
+        """Replace a hazard's remaining polygon, with a reason; returns (added, removed) m².
+
+        The change is two explicit ``corrected`` events (land added, land removed), so totals
+        for past years stay as they were and the correction shows as such.
+        """
+        label = f"correction of {national_id}"
+        if not reason or not reason.strip():
+            raise LandReleaseError(f"{label}: a correction needs a reason")
+        self._check_not_future(effective_date, label)
+        clean = prepare_polygon(geometry, crs, label=label)
+        with self.connection.begin_nested():
+            hazard = self._lock([national_id])[national_id]
+            latest = self.connection.execute(
+                text("SELECT max(effective_date) FROM ledger_events WHERE hazard_id = :id"),
+                {"id": hazard.id},
+            ).scalar_one()
+            if latest and effective_date < latest:
+                raise DateError(
+                    f"{label}: date {effective_date} is before {latest}, the "
+                    "hazard's latest event; dates out of order"
+                )
+            row = self.connection.execute(
+                text(
+                    """
+                    WITH g AS (SELECT ST_GeomFromWKB(:g, 4326) AS new,
+                                      COALESCE(h.geom, 'SRID=4326;MULTIPOLYGON EMPTY'::geometry)
+                                          AS old
+                               FROM hazards h WHERE h.id = :id),
+                    d AS (SELECT new,
+                                 ST_Multi(ST_CollectionExtract(ST_Difference(new, old), 3))
+                                     AS added,
+                                 ST_Multi(ST_CollectionExtract(ST_Difference(old, new), 3))
+                                     AS removed
+                          FROM g)
+                    SELECT ST_AsBinary(added) AS added, lr_area_m2(added) AS added_area,
+                           ST_AsBinary(removed) AS removed, lr_area_m2(removed) AS removed_area,
+                           lr_area_m2(new) AS new_area
+                    FROM d
+                    """
+                ),
+                {"g": _wkb(clean), "id": hazard.id},
+            ).one()
+            if row.removed_area > 0:
+                self._event(
+                    hazard.id,
+                    EventKind.CORRECTED,
+                    -1,
+                    hazard.hazard_class,
+                    row.removed,
+                    row.removed_area,
+                    effective_date,
+                    None,
+                    None,
+                    reason,
+                )
+            if row.added_area > 0:
+                self._event(
+                    hazard.id,
+                    EventKind.CORRECTED,
+                    1,
+                    hazard.hazard_class,
+                    row.added,
+                    row.added_area,
+                    effective_date,
+                    None,
+                    None,
+                    reason,
+                )
+            self.connection.execute(
+                text(
+                    """
+                    UPDATE hazards SET geom = ST_GeomFromWKB(:g, 4326), area_m2 = :area,
+                           status = 'active', version = version + 1, updated_at = now()
+                    WHERE id = :id
+                    """
+                ),
+                {"g": _wkb(clean), "area": row.new_area, "id": hazard.id},
+            )
+            return row.added_area, row.removed_area
+
+    # -- marking -------------------------------------------------------------------------
+
+    def mark(
+        self, national_id: str, *, marked: dt.date | None = None, fenced: dt.date | None = None
+    ) -> None:
+        """Record that a hazard's perimeter was marked and/or fenced on the given dates."""
+        label = f"marking of {national_id}"
+        for when in (marked, fenced):
+            if when:
+                self._check_not_future(when, label)
+        with self.connection.begin_nested():
+            hazard = self._lock([national_id])[national_id]
+            self._require_active(hazard, label)
+            self.connection.execute(
+                text(
+                    """
+                    UPDATE hazards SET marked_date = COALESCE(:m, marked_date),
+                           fenced_date = COALESCE(:f, fenced_date), version = version + 1,
+                           updated_at = now()
+                    WHERE id = :id
+                    """
+                ),
+                {"m": marked, "f": fenced, "id": hazard.id},
+            )
+
+
+def _closed(hazard: _Locked) -> _Locked:
+    return _Locked(
+        hazard.id,
+        hazard.national_id,
+        hazard.hazard_class,
+        HazardStatus.RELEASED.value,
+        hazard.contamination,
+        hazard.organisation_id,
+        hazard.floor_date,
+    )
+
+
+def _rounds(
+    requests: Sequence[ReleaseRequest], locked: Mapping[str, _Locked]
+) -> Iterator[list[int]]:
+    """Split requests into rounds holding at most one request per hazard, in the given order."""
+    per_hazard: dict[str, list[int]] = defaultdict(list)
+    for index, req in enumerate(requests):
+        per_hazard[req.national_id].append(index)
+    depth = max((len(v) for v in per_hazard.values()), default=0)
+    for k in range(depth):
+        batch = [v[k] for v in per_hazard.values() if len(v) > k]
+        yield sorted(batch, key=lambda i: locked[requests[i].national_id].id)
+
+
+def _combined(problems: list[str], kind: type[LandReleaseError] | None = None) -> LandReleaseError:
+    """One error naming every problem, of the common type when all share one."""
+    if len(problems) == 1 and kind is None:
+        return LandReleaseError(problems[0])
+    message = (
+        problems[0]
+        if len(problems) == 1
+        else (f"{len(problems)} problems, nothing applied:\n  " + "\n  ".join(problems))
+    )
+    return (kind or LandReleaseError)(message)
+
+
+@contextmanager
+def transaction(engine: Engine, *, today: dt.date | None = None) -> Iterator[Ledger]:
+    """A :class:`Ledger` on a new transaction, committed on success, rolled back on error."""
+    with engine.begin() as connection:
+        yield Ledger(connection, today=today)
+
+
+__all__ = [
+    "SLIVER_M2",
+    "Confirmed",
+    "GeometryError",
+    "HazardInput",
+    "Ledger",
+    "Recorded",
+    "ReleaseRequest",
+    "Released",
+    "transaction",
+]
