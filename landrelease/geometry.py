@@ -144,10 +144,13 @@ def prepare_polygon(
     before = polygons_only(geom)
     if before.is_empty:
         raise GeometryError(f"{label}: contains no polygon")
+    geom = before
     area_before = geodesic_area_m2(before) if before.is_valid else None
-    if not geom.is_valid:
-        reason = shapely.is_valid_reason(geom)
-        repaired = polygons_only(shapely.make_valid(geom, method="structure", keep_collapsed=False))
+    if not before.is_valid:
+        reason = shapely.is_valid_reason(before)
+        repaired = polygons_only(
+            shapely.make_valid(before, method="structure", keep_collapsed=False)
+        )
         if repaired.is_empty:
             raise GeometryError(f"{label}: invalid ({reason}) and nothing is left after repair")
         repairs.append(f"repaired: {reason}")

@@ -368,6 +368,12 @@ class Ledger:
                 )
         return activity_id
 
+    def find_activity(self, reference: str) -> int | None:
+        """The id of the activity with this report or task reference, if recorded."""
+        return self.connection.execute(
+            text("SELECT id FROM activities WHERE reference = :r"), {"r": reference}
+        ).scalar()
+
     def _activity_kind(self, activity_id: int) -> str:
         kind = self.connection.execute(
             text("SELECT kind FROM activities WHERE id = :id"), {"id": activity_id}

@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
+from psycopg import errors, sql
+from psycopg.rows import TupleRow
 from sqlalchemy.engine import URL
 
 from landrelease.config import Settings
@@ -385,7 +386,7 @@ class LocalServer:
                 return
             try:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            except psycopg.errors.DuplicateDatabase:
+            except errors.DuplicateDatabase:
                 # Another process created it between our check and our CREATE: same outcome.
                 return
 
@@ -711,12 +712,12 @@ class LocalServer:
             raise ConfigurationError(
                 f"The server in {self.pgdata} (pid {pid}) is running on socket {socket_dir} "
                 f"port {port}, but landrelease is configured for {self.run_dir} port "
-                f"{self.port}. Stop it (landrelease server stop) and start it again."
+                f"{self.port}. Stop the server and start it again to apply the new settings."
             )
 
     # -- SQL --------------------------------------------------------------------------------
 
-    def _maintenance_connection(self) -> psycopg.Connection[tuple[object, ...]]:
+    def _maintenance_connection(self) -> psycopg.Connection[TupleRow]:
         """A connection to the ``postgres`` database; CREATE/DROP DATABASE need autocommit."""
         return psycopg.connect(
             host=str(self.run_dir),
@@ -727,7 +728,7 @@ class LocalServer:
         )
 
     @staticmethod
-    def _database_exists(conn: psycopg.Connection[tuple[object, ...]], name: str) -> bool:
+    def _database_exists(conn: psycopg.Connection[TupleRow], name: str) -> bool:
         row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         return row is not None
 

@@ -1,0 +1,36 @@
+# landrelease: `make demo` runs the demo, `make test` runs the tests. Each installs what it
+# needs first: system packages (PostgreSQL + PostGIS, via scripts/system-deps.sh) and a
+# virtualenv in .venv with landrelease and its Python dependencies.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test deps system lint bench clean
+
+demo: deps
+	$(BIN)/landrelease demo
+
+test: deps
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+deps: system $(VENV)/.installed
+
+system:
+	@bash scripts/system-deps.sh
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@
+
+lint: deps
+	$(BIN)/ruff check landrelease tests benchmarks
+	$(BIN)/ruff format --check landrelease tests benchmarks
+
+bench: deps
+	$(BIN)/python benchmarks/release_benchmark.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
