@@ -38,7 +38,7 @@ from landrelease.errors import (
     NoOverlap,
     TransitionRefused,
 )
-from landrelease.geometry import CleanPolygon, CRSLike, prepare_polygon
+from landrelease.geometry import MIN_AREA_M2, CleanPolygon, CRSLike, prepare_polygon
 from landrelease.models import (
     ActivityKind,
     Contamination,
@@ -49,7 +49,7 @@ from landrelease.models import (
 )
 
 #: A hazard whose remainder falls below this many m² closes as released (no slivers left).
-SLIVER_M2 = 1.0
+SLIVER_M2 = MIN_AREA_M2
 
 #: The activity kind that may release land by each method.
 METHOD_ACTIVITY = {
@@ -239,8 +239,15 @@ class Ledger:
         if when > self.today:
             raise DateError(f"{label}: date {when} is in the future (today is {self.today})")
 
+    def _lock_one(self, national_id: str) -> _Locked:
+        """Lock one hazard, or say it does not exist."""
+        locked = self._lock([national_id])
+        if national_id not in locked:
+            raise HazardNotFound(f"no hazard with national ID {national_id}")
+        return locked[national_id]
+
     def _lock(self, national_ids: Sequence[str]) -> dict[str, _Locked]:
-        """Lock the named hazards (in id order, so concurrent batches cannot deadlock).
+        """Lock the named hazards that exist (in id order, so concurrent batches cannot deadlock).
 
         The floor date of a hazard is the latest effective date of an event that added land
         to it or changed its class: a release dated earlier would take out land the hazard
@@ -257,9 +264,6 @@ class Ledger:
             ),
             {"ids": wanted},
         ).all()
-        missing = sorted(set(wanted) - {row.national_id for row in rows})
-        if missing:
-            raise HazardNotFound(f"no hazard with national ID {_one_line(missing)}")
         floors = dict(
             self.connection.execute(
                 text(
@@ -416,7 +420,7 @@ class Ledger:
 
     def record_many(self, hazards: Sequence[HazardInput]) -> list[Recorded]:
         """Record new hazards, all or none: each gets a ``recorded`` event with its polygon."""
-        problems: list[str] = []
+        problems: list[LandReleaseError] = []
         cleaned: list[CleanPolygon] = []
         seen: set[str] = set()
         for index, item in enumerate(hazards, start=1):
@@ -432,9 +436,9 @@ class Ledger:
                 self._check_not_future(item.recorded_date, label)
                 cleaned.append(prepare_polygon(item.geometry, item.crs, label=label))
             except ValueError as exc:
-                problems.append(f"{label}: {exc}")
+                problems.append(LandReleaseError(f"{label}: {exc}"))
             except LandReleaseError as exc:
-                problems.append(str(exc))
+                problems.append(exc)
         if problems:
             raise _combined(problems)
         existing = (
@@ -544,7 +548,7 @@ class Ledger:
 
         Raises one :class:`LandReleaseError` naming every request that cannot be applied.
         """
-        problems: list[str] = []
+        problems: list[LandReleaseError] = []
         cleaned: list[CleanPolygon | None] = []
         for index, req in enumerate(requests, start=1):
             label = f"release {index} ({req.national_id})"
@@ -554,7 +558,7 @@ class Ledger:
                 self._check_not_future(req.effective_date, label)
                 cleaned.append(prepare_polygon(req.geometry, req.crs, label=label))
             except LandReleaseError as exc:
-                problems.append(str(exc))
+                problems.append(exc)
                 cleaned.append(None)
         if problems:
             raise _combined(problems)
@@ -565,8 +569,12 @@ class Ledger:
             locked = self._lock([r.national_id for r in requests])
             for index, req in enumerate(requests, start=1):
                 label = f"release {index} ({req.national_id})"
-                hazard = locked[req.national_id]
                 try:
+                    hazard = locked.get(req.national_id)
+                    if hazard is None:
+                        raise HazardNotFound(
+                            f"{label}: no hazard with national ID {req.national_id}"
+                        )
                     self._require_active(hazard, label)
                     self._check_after_floor(hazard, req.effective_date, label)
                     expected = METHOD_ACTIVITY[req.method].value
@@ -576,11 +584,20 @@ class Ledger:
                             f"not {activity_kinds[req.activity_id]}"
                         )
                 except LandReleaseError as exc:
-                    problems.append(str(exc))
+                    problems.append(exc)
             if problems:
                 raise _combined(problems)
             results: dict[int, Released] = {}
             for batch in _rounds(requests, locked):
+                for i in batch:
+                    # A hazard closed by an earlier request of this batch refuses later ones.
+                    hazard = locked[requests[i].national_id]
+                    try:
+                        self._require_active(hazard, f"release {i + 1} ({hazard.national_id})")
+                    except HazardClosed as exc:
+                        problems.append(exc)
+                if problems:
+                    raise _combined(problems)
                 rows = self.connection.execute(
                     _RELEASE_SQL,
                     {
@@ -598,8 +615,10 @@ class Ledger:
                     req = requests[row.ord]
                     if row.event_id is None:
                         problems.append(
-                            f"release {row.ord + 1} ({req.national_id}): the polygon does not "
-                            f"overlap what remains of hazard {req.national_id}"
+                            NoOverlap(
+                                f"release {row.ord + 1} ({req.national_id}): the polygon does "
+                                f"not overlap what remains of hazard {req.national_id}"
+                            )
                         )
                         continue
                     results[row.ord] = Released(
@@ -611,8 +630,7 @@ class Ledger:
                         closed=row.closes,
                     )
                 if problems:
-                    raise _combined(problems, NoOverlap)
-                # A hazard closed by an earlier round refuses later requests with a reason.
+                    raise _combined(problems)
                 for i in batch:
                     if results[i].closed:
                         locked[requests[i].national_id] = _closed(locked[requests[i].national_id])
@@ -642,7 +660,7 @@ class Ledger:
         self._check_not_future(effective_date, label)
         clean = prepare_polygon(geometry, crs, label=label) if geometry is not None else None
         with self.connection.begin_nested():
-            hazard = self._lock([national_id])[national_id]
+            hazard = self._lock_one(national_id)
             self._require_active(hazard, label)
             if hazard.hazard_class != HazardClass.SHA.value:
                 raise TransitionRefused(f"{label}: hazard is already a CHA")
@@ -653,7 +671,7 @@ class Ledger:
                 _CUT_SQL,
                 {"ord": [0], "hazard_id": [hazard.id], "wkb": [_wkb(clean)], "sliver": SLIVER_M2},
             ).one()
-            if row.piece is None:
+            if row.piece is None or row.piece_area < MIN_AREA_M2:
                 raise NoOverlap(
                     f"{label}: the polygon does not overlap what remains of hazard {national_id}"
                 )
@@ -805,7 +823,7 @@ class Ledger:
         self._check_not_future(effective_date, label)
         clean = prepare_polygon(geometry, crs, label=label)
         with self.connection.begin_nested():
-            old = self._lock([national_id])[national_id]
+            old = self._lock_one(national_id)
             if self.connection.execute(
                 text("SELECT 1 FROM hazards WHERE national_id = :n"), {"n": new_national_id}
             ).first():
@@ -897,7 +915,7 @@ class Ledger:
         self._check_not_future(effective_date, label)
         clean = prepare_polygon(geometry, crs, label=label)
         with self.connection.begin_nested():
-            hazard = self._lock([national_id])[national_id]
+            hazard = self._lock_one(national_id)
             latest = self.connection.execute(
                 text("SELECT max(effective_date) FROM ledger_events WHERE hazard_id = :id"),
                 {"id": hazard.id},
@@ -922,12 +940,22 @@ class Ledger:
                           FROM g)
                     SELECT ST_AsBinary(added) AS added, lr_area_m2(added) AS added_area,
                            ST_AsBinary(removed) AS removed, lr_area_m2(removed) AS removed_area,
-                           lr_area_m2(new) AS new_area
+                           lr_area_m2(new) AS new_area,
+                           (SELECT lr_area_m2(ST_Intersection(ST_Union(e.piece), d.added))
+                            FROM ledger_events e
+                            WHERE e.hazard_id = :id AND e.sign = -1 AND e.kind <> 'corrected'
+                              AND ST_Intersects(e.piece, d.added)) AS taken_back
                     FROM d
                     """
                 ),
                 {"g": _wkb(clean), "id": hazard.id},
             ).one()
+            if (row.taken_back or 0.0) >= MIN_AREA_M2:
+                raise TransitionRefused(
+                    f"{label}: the new polygon takes back {row.taken_back:,.1f} m² of land already "
+                    f"released or confirmed out of hazard {national_id}; record residual "
+                    "contamination with reopen instead"
+                )
             if row.removed_area > 0:
                 self._event(
                     hazard.id,
@@ -977,7 +1005,7 @@ class Ledger:
             if when:
                 self._check_not_future(when, label)
         with self.connection.begin_nested():
-            hazard = self._lock([national_id])[national_id]
+            hazard = self._lock_one(national_id)
             self._require_active(hazard, label)
             self.connection.execute(
                 text(
@@ -1017,16 +1045,14 @@ def _rounds(
         yield sorted(batch, key=lambda i: locked[requests[i].national_id].id)
 
 
-def _combined(problems: list[str], kind: type[LandReleaseError] | None = None) -> LandReleaseError:
-    """One error naming every problem, of the common type when all share one."""
-    if len(problems) == 1 and kind is None:
-        return LandReleaseError(problems[0])
-    message = (
-        problems[0]
-        if len(problems) == 1
-        else (f"{len(problems)} problems, nothing applied:\n  " + "\n  ".join(problems))
-    )
-    return (kind or LandReleaseError)(message)
+def _combined(problems: Sequence[LandReleaseError]) -> LandReleaseError:
+    """One error naming every problem, of their common type when they share one."""
+    if len(problems) == 1:
+        return problems[0]
+    kinds = {type(problem) for problem in problems}
+    kind = kinds.pop() if len(kinds) == 1 else LandReleaseError
+    lines = [str(problem) for problem in problems]
+    return kind(f"{len(lines)} problems, nothing applied:\n  " + "\n  ".join(lines))
 
 
 @contextmanager
