@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import math
+import os
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -96,6 +97,7 @@ class Run:
     prepare_s: float
     mismatches: int
     area_gap_m2: float
+    load: float
 
     @property
     def ratio(self) -> float:
@@ -297,19 +299,52 @@ def run_once(settings: Settings, n: int, seed: int, bare_first: bool) -> Run:
         cleaned, prepare_s = timed(lambda: prepare_all(data.releases))
         load_scratch(engine, hazard_ids, cleaned)
 
-        steps: list[Callable[[], None]] = [
-            lambda: release_landrelease(engine, data.releases),
-            lambda: release_bare(engine),
-        ]
-        seconds: list[float] = []
-        for step in reversed(steps) if bare_first else steps:
+        steps: dict[str, Callable[[], None]] = {
+            "landrelease": lambda: release_landrelease(engine, data.releases),
+            "bare": lambda: release_bare(engine),
+        }
+        seconds: dict[str, float] = {}
+        for name in ("bare", "landrelease") if bare_first else ("landrelease", "bare"):
             checkpoint(engine)
-            seconds.append(timed(step)[1])
-        release_s, bare_s = reversed(seconds) if bare_first else seconds
+            seconds[name] = timed(steps[name])[1]
         mismatches, gap = compare(engine)
     finally:
         engine.dispose()
-    return Run(seed, record_s, release_s, bare_s, prepare_s, mismatches, gap)
+    return Run(
+        seed=seed,
+        record_s=record_s,
+        release_s=seconds["landrelease"],
+        bare_s=seconds["bare"],
+        prepare_s=prepare_s,
+        mismatches=mismatches,
+        area_gap_m2=gap,
+        load=os.getloadavg()[0],
+    )
+
+
+def server_summary(settings: Settings) -> str:
+    """One line naming the server, PostGIS and the settings that move these timings."""
+    recreate_database(settings, DATABASE)
+    engine = connect(settings, database=DATABASE)
+    try:
+        with engine.connect() as connection:
+            row = connection.execute(
+                text(
+                    """
+                    SELECT current_setting('server_version') AS pg, postgis_lib_version() AS gis,
+                           current_setting('jit') AS jit, current_setting('work_mem') AS mem,
+                           current_setting('shared_buffers') AS buffers,
+                           current_setting('synchronous_commit') AS sync
+                    """
+                )
+            ).one()
+    finally:
+        engine.dispose()
+    return (
+        f"PostgreSQL {row.pg}, PostGIS {row.gis}, jit={row.jit}, work_mem={row.mem}, "
+        f"shared_buffers={row.buffers}, synchronous_commit={row.sync}; "
+        f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}"
+    )
 
 
 # -- report ----------------------------------------------------------------------------------
@@ -348,16 +383,18 @@ def report(n: int, runs: Sequence[Run]) -> None:
 
     print(
         f"\n{'run':>3}{'seed':>6}{'record':>9}{'release':>9}{'bare':>8}{'ratio':>7}"
-        f"{'prepare':>9}{'differ':>8}{'area gap m2':>13}"
+        f"{'prepare':>9}{'differ':>8}{'area gap m2':>13}{'load':>7}"
     )
     for index, r in enumerate(runs, start=1):
         print(
             f"{index:>3}{r.seed:>6}{r.record_s:>9.3f}{r.release_s:>9.3f}{r.bare_s:>8.3f}"
             f"{r.ratio:>7.2f}{r.prepare_s:>9.3f}{r.mismatches:>8}{r.area_gap_m2:>13.3f}"
+            f"{r.load:>7.2f}"
         )
     print(
-        "\n'differ': hazards whose remainder differs between the two paths (expected 0); "
-        "'area gap': landrelease's stored remaining area minus the bare table's, m²."
+        "\n'differ': hazards whose remainder differs between the two paths (expected 0);\n"
+        "'area gap': landrelease's stored remaining area minus the bare table's, m²;\n"
+        "'load': 1-minute load average after the run (other work on the machine skews timings)."
     )
 
 
@@ -375,6 +412,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error("--hazards and --repeat must be at least 1")
 
     settings = load_settings()
+    print(server_summary(settings), flush=True)
     runs: list[Run] = []
     for k in range(args.repeat):
         seed = args.seed + k

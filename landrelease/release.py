@@ -235,6 +235,16 @@ class Ledger:
 
     # -- shared checks -------------------------------------------------------------------
 
+    def _tune_for_batch(self) -> None:
+        """Settings for the set-based statements, for this transaction only.
+
+        The planner overestimates unnest() joins by four orders of magnitude, so PostgreSQL
+        would JIT-compile every batch statement (about 1 s on 10,000 releases, more than the
+        geometry work saved); the clipped pieces also outgrow the default 4 MB work_mem.
+        """
+        self.connection.execute(text("SET LOCAL jit = off"))
+        self.connection.execute(text("SET LOCAL work_mem = '64MB'"))
+
     def _check_not_future(self, when: dt.date, label: str) -> None:
         if when > self.today:
             raise DateError(f"{label}: date {when} is in the future (today is {self.today})")
@@ -452,6 +462,7 @@ class Ledger:
         if existing:
             raise DuplicateHazard(f"hazard already recorded: {_one_line(sorted(existing))}")
         with self.connection.begin_nested():
+            self._tune_for_batch()
             org_ids = {
                 name: self.organisation_id(name)
                 for name in {h.organisation for h in hazards if h.organisation}
@@ -566,6 +577,7 @@ class Ledger:
             a: self._activity_kind(a) for a in {r.activity_id for r in requests if r.activity_id}
         }
         with self.connection.begin_nested():
+            self._tune_for_batch()
             locked = self._lock([r.national_id for r in requests])
             for index, req in enumerate(requests, start=1):
                 label = f"release {index} ({req.national_id})"
