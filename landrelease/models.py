@@ -250,3 +250,193 @@ class LedgerEvent(Base):
             name="event_sign_fits_kind",
         ),
     )
+
+
+# -- indicators: figures derived from the ledger (migration 0002) ------------------------------
+
+from sqlalchemy import UniqueConstraint  # noqa: E402
+from sqlalchemy.dialects.postgresql import JSONB  # noqa: E402
+
+
+class ReleaseMethod(str, Enum):
+    """How land was released: the ledger's release kinds, as work plans name them."""
+
+    CANCELLED = EventKind.CANCELLED.value
+    REDUCED = EventKind.REDUCED.value
+    CLEARED = EventKind.CLEARED.value
+
+
+class CheckMethod(str, Enum):
+    """How an annual table's closing stock was computed, independently of its flows."""
+
+    GEOMETRY = "geometry"  # snapshot geometry as of the date, intersected with the regions
+    LEDGER = "ledger"  # a separate per-hazard sum over the ledger
+
+
+class EventRegion(Base):
+    """The part of one ledger event's piece that lies in one region, measured once.
+
+    Written by a trigger when the event (or the region) is inserted, so reports sum stored
+    areas instead of intersecting and measuring geography for every table. Both sources are
+    immutable (the ledger is append-only; a region's geometry change rewrites its rows).
+    """
+
+    __tablename__ = "event_regions"
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("ledger_events.id"), primary_key=True)
+    region_id: Mapped[int] = mapped_column(
+        ForeignKey("regions.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    area_m2: Mapped[float] = mapped_column(
+        Double, comment="Geodesic area of the piece within the region, m²"
+    )
+
+    __table_args__ = (CheckConstraint("area_m2 > 0", name="event_region_area_positive"),)
+
+
+class EventOverlap(Base):
+    """Two ledger pieces of different hazards whose interiors overlap, and by how much.
+
+    Written by the ledger trigger. A hazard's land on any date is the signed sum of its pieces,
+    so the overlap of two hazards on a date is the signed sum of their pieces' overlaps; reports
+    use it to find, without a spatial self-join, the few hazards that may count a m² twice.
+    """
+
+    __tablename__ = "event_overlaps"
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("ledger_events.id"), primary_key=True)
+    other_event_id: Mapped[int] = mapped_column(
+        ForeignKey("ledger_events.id"), primary_key=True, index=True
+    )
+    area_m2: Mapped[float] = mapped_column(
+        Double, comment="Geodesic area of the intersection of the two pieces, m²"
+    )
+
+    __table_args__ = (
+        CheckConstraint("event_id < other_event_id", name="event_overlap_ordered"),
+        CheckConstraint("area_m2 > 0", name="event_overlap_area_positive"),
+    )
+
+
+class WorkPlan(Base):
+    """A work plan (Lausanne Action Plan, Action 19): annual targets up to a deadline."""
+
+    __tablename__ = "work_plans"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(Text, unique=True, comment="e.g. 'Article 4 extension 2023'")
+    deadline: Mapped[dt.date] = mapped_column(
+        Date, comment="Article 4 (or Article 5) clearance deadline"
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class WorkPlanTarget(Base):
+    """Area a plan means to address in one year, in one region (or the country), by a method."""
+
+    __tablename__ = "work_plan_targets"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    plan_id: Mapped[int] = mapped_column(
+        ForeignKey("work_plans.id", ondelete="CASCADE"), index=True
+    )
+    year: Mapped[int] = mapped_column(SmallInteger, comment="Calendar year of the target")
+    region_id: Mapped[int | None] = mapped_column(
+        ForeignKey("regions.id", ondelete="CASCADE"), comment="NULL: the whole country"
+    )
+    method: Mapped[str | None] = mapped_column(
+        Text, comment="cancelled, reduced or cleared; NULL: any method"
+    )
+    target_m2: Mapped[float] = mapped_column(Double, comment="Area to release, m²")
+    entered_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+    __table_args__ = (
+        UniqueConstraint(
+            "plan_id",
+            "year",
+            "region_id",
+            "method",
+            name="work_plan_target_once",
+            postgresql_nulls_not_distinct=True,
+        ),
+        CheckConstraint(
+            f"method IS NULL OR method IN ({_values(ReleaseMethod)})", name="target_method_known"
+        ),
+        CheckConstraint("target_m2 >= 0", name="target_not_negative"),
+        CheckConstraint("year BETWEEN 1990 AND 2100", name="target_year_plausible"),
+    )
+
+
+class PublishedReport(Base):
+    """An annual table as filed: later back-dated changes show as restatements of it."""
+
+    __tablename__ = "published_reports"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    year: Mapped[int] = mapped_column(SmallInteger, comment="Reporting year")
+    admin_level: Mapped[int] = mapped_column(SmallInteger, comment="Admin level of the rows")
+    published_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    last_event_id: Mapped[int | None] = mapped_column(
+        BigInteger, comment="Highest ledger event id when the report was frozen"
+    )
+    check_method: Mapped[str] = mapped_column(Text, comment="How the closing stock was checked")
+    figures: Mapped[list[dict[str, object]]] = mapped_column(
+        JSONB, comment="The frozen rows of the annual table"
+    )
+    note: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        UniqueConstraint("year", "admin_level", name="published_once_per_year_and_level"),
+        CheckConstraint(f"check_method IN ({_values(CheckMethod)})", name="check_method_known"),
+        CheckConstraint("admin_level BETWEEN 0 AND 9", name="published_level_range"),
+        CheckConstraint("year BETWEEN 1990 AND 2100", name="published_year_plausible"),
+    )
+
+
+# -- imports: field files applied (migration 0003) ---------------------------------------------
+
+from sqlalchemy.dialects.postgresql import ARRAY  # noqa: E402
+
+
+class Import(Base):
+    """A field file applied to the ledger, recognised by its bytes when it comes again."""
+
+    __tablename__ = "imports"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    sha256: Mapped[str] = mapped_column(Text, comment="SHA-256 of the file's bytes, hex")
+    file_name: Mapped[str] = mapped_column(Text, comment="Name of the file as received")
+    layers: Mapped[str] = mapped_column(
+        Text,
+        server_default="",
+        comment="Layers read, comma-separated (a GeoPackage is imported layer by layer)",
+    )
+    profile: Mapped[str] = mapped_column(Text, comment="Import profile used")
+    imported_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    features: Mapped[int] = mapped_column(Integer, comment="Features read from the file")
+    applied: Mapped[int] = mapped_column(
+        Integer, comment="Features applied (the rest were already in the database)"
+    )
+    activity_references: Mapped[list[str]] = mapped_column(
+        ARRAY(Text),
+        server_default="{}",
+        comment="References of the activities the file created",
+    )
+    summary: Mapped[dict[str, object]] = mapped_column(
+        JSONB, comment="Counts and m² by kind and class"
+    )
+
+    __table_args__ = (
+        UniqueConstraint("sha256", "layers", name="imported_once"),
+        CheckConstraint("sha256 ~ '^[0-9a-f]{64}$'", name="sha256_hex"),
+        CheckConstraint("applied >= 0 AND applied <= features", name="applied_within_features"),
+    )

@@ -38,7 +38,13 @@ from landrelease.errors import (
     NoOverlap,
     TransitionRefused,
 )
-from landrelease.geometry import MIN_AREA_M2, CleanPolygon, CRSLike, prepare_polygon
+from landrelease.geometry import (
+    MIN_AREA_M2,
+    CleanPolygon,
+    CRSLike,
+    prepare_polygon,
+    prepare_polygons,
+)
 from landrelease.models import (
     ActivityKind,
     Contamination,
@@ -65,7 +71,7 @@ class HazardInput:
 
     national_id: str
     hazard_class: HazardClass
-    geometry: BaseGeometry
+    geometry: BaseGeometry | CleanPolygon  # a CleanPolygon skips re-checking
     crs: CRSLike | None
     recorded_date: dt.date
     contamination: Contamination = Contamination.ERW
@@ -80,7 +86,7 @@ class ReleaseRequest:
 
     national_id: str
     method: EventKind
-    geometry: BaseGeometry
+    geometry: BaseGeometry | CleanPolygon
     crs: CRSLike | None
     effective_date: dt.date
     activity_id: int | None = None
@@ -433,7 +439,10 @@ class Ledger:
         problems: list[LandReleaseError] = []
         cleaned: list[CleanPolygon] = []
         seen: set[str] = set()
-        for index, item in enumerate(hazards, start=1):
+        polygons = _prepare_all(
+            [(h.geometry, h.crs, f"hazard {i} ({h.national_id})") for i, h in enumerate(hazards, 1)]
+        )
+        for index, (item, polygon) in enumerate(zip(hazards, polygons, strict=True), start=1):
             label = f"hazard {index} ({item.national_id})"
             try:
                 if not item.national_id or not item.national_id.strip():
@@ -444,7 +453,9 @@ class Ledger:
                 HazardClass(item.hazard_class)
                 Contamination(item.contamination)
                 self._check_not_future(item.recorded_date, label)
-                cleaned.append(prepare_polygon(item.geometry, item.crs, label=label))
+                if isinstance(polygon, LandReleaseError):
+                    raise polygon
+                cleaned.append(polygon)
             except ValueError as exc:
                 problems.append(LandReleaseError(f"{label}: {exc}"))
             except LandReleaseError as exc:
@@ -561,13 +572,21 @@ class Ledger:
         """
         problems: list[LandReleaseError] = []
         cleaned: list[CleanPolygon | None] = []
-        for index, req in enumerate(requests, start=1):
+        polygons = _prepare_all(
+            [
+                (r.geometry, r.crs, f"release {i} ({r.national_id})")
+                for i, r in enumerate(requests, 1)
+            ]
+        )
+        for index, (req, polygon) in enumerate(zip(requests, polygons, strict=True), start=1):
             label = f"release {index} ({req.national_id})"
             try:
                 if req.method not in METHOD_ACTIVITY:
                     raise TransitionRefused(f"{label}: {req.method} is not a release method")
                 self._check_not_future(req.effective_date, label)
-                cleaned.append(prepare_polygon(req.geometry, req.crs, label=label))
+                if isinstance(polygon, LandReleaseError):
+                    raise polygon
+                cleaned.append(polygon)
             except LandReleaseError as exc:
                 problems.append(exc)
                 cleaned.append(None)
@@ -1030,6 +1049,33 @@ class Ledger:
                 ),
                 {"m": marked, "f": fenced, "id": hazard.id},
             )
+
+
+def _prepare_all(
+    items: Sequence[tuple[BaseGeometry | CleanPolygon, CRSLike | None, str]],
+) -> list[CleanPolygon | GeometryError]:
+    """Each polygon through the one validation path, array-wise per CRS.
+
+    A :class:`CleanPolygon` (an importer has already checked it, and reported its repairs)
+    passes as it is, so a file's polygons are not checked twice.
+    """
+    out: list[CleanPolygon | GeometryError | None] = [None] * len(items)
+    by_crs: dict[object, list[int]] = defaultdict(list)
+    for position, (geometry, crs, _) in enumerate(items):
+        if isinstance(geometry, CleanPolygon):
+            out[position] = geometry
+        else:
+            by_crs[crs if crs is None or isinstance(crs, (str, int)) else id(crs)].append(position)
+    for positions in by_crs.values():
+        crs = items[positions[0]][1]
+        results = prepare_polygons(
+            [items[p][0] for p in positions],  # type: ignore[misc]
+            crs,
+            labels=[items[p][2] for p in positions],
+        )
+        for position, result in zip(positions, results, strict=True):
+            out[position] = result
+    return out  # type: ignore[return-value]
 
 
 def _closed(hazard: _Locked) -> _Locked:

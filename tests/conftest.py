@@ -18,7 +18,7 @@ from landrelease.config import load_settings
 from landrelease.db.engine import connect, recreate_database
 from landrelease.errors import ConfigurationError
 
-TABLES = "ledger_events, activity_items, activities, hazards, organisations, regions"
+TABLES = "imports, ledger_events, activity_items, activities, hazards, organisations, regions"
 
 
 def _unavailable(reason: str) -> None:

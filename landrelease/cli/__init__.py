@@ -33,12 +33,16 @@ def main() -> None:
 
 
 def _register() -> None:
-    from landrelease.cli import db, demo, hazard, release
+    from landrelease.cli import db, demo, hazard, ingest, release
+    from landrelease.cli import map as map_cli
 
     main.add_command(db.db)
     main.add_command(hazard.hazard)
     main.add_command(release.release)
     main.add_command(demo.demo)
+    main.add_command(map_cli.map_command)
+    main.add_command(ingest.import_command)
+    main.add_command(ingest.profile)
 
 
 _register()

@@ -1,0 +1,227 @@
+"""Benchmark: import N hazard polygons from a GeoPackage, against two peers that check nothing.
+
+What it measures, on a throw-away database ``landrelease_import_bench`` (never the main one),
+each as a child process so its peak memory is its own (``os.wait4`` rusage):
+
+* **landrelease**: ``landrelease import hazards.gpkg`` - read, validation and repair
+  (``prepare_polygon``), region checks, geodesic areas, and the ledger (``record_many``: hazards,
+  ``recorded`` events, the 0002 triggers) in one transaction; stage times from its progress
+  lines;
+* **(a) ogr2ogr**: ``ogr2ogr -f PostgreSQL`` with ``PG_USE_COPY=YES`` into a scratch table:
+  the fastest load GDAL offers, and it checks nothing;
+* **(b) geopandas**: ``geopandas.read_file`` + ``make_valid`` + ``to_postgis`` into a scratch
+  table: what a script would do.
+
+Targets: landrelease faster than (b), at most 2x (a), peak memory under 2 GB. Figures only,
+no assertion. The hazards are the seeded polygons of ``release_benchmark.make_dataset``
+(20-40 vertices, 0.1-50 ha), kept where their centre lies in Bosnia and Herzegovina.
+
+Usage::
+
+    .venv/bin/python benchmarks/import_benchmark.py [--hazards 100000] [--seed 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import pyogrio
+import shapely
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from landrelease.config import load_settings
+from landrelease.db.engine import connect, database_url, drop_database, recreate_database
+from landrelease.regions import gis_data_dir, load_regions
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from release_benchmark import make_dataset
+
+DATABASE = "landrelease_import_bench"
+VENV_BIN = Path(sys.executable).parent
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One child process: wall-clock seconds, peak resident memory, and its stage times."""
+
+    name: str
+    seconds: float
+    peak_mb: float
+    stages: dict[str, float]
+
+
+def make_file(count: int, seed: int, folder: Path) -> Path:
+    """A GeoPackage of ``count`` hazards inside Bosnia and Herzegovina."""
+    entities = pyogrio.read_dataframe(gis_data_dir() / "bih_admin" / "bih_adm1.geojson")
+    country = shapely.union_all(entities.geometry.values)
+    shapely.prepare(country)
+    dataset = make_dataset(int(count * 1.5), seed)
+    inside = [h for h in dataset.hazards if country.contains(shapely.centroid(h.geometry))][:count]
+    if len(inside) < count:
+        raise SystemExit(f"only {len(inside)} generated hazards fall in Bosnia; raise the factor")
+    frame = gpd.GeoDataFrame(
+        {
+            "hazard_id": [h.national_id for h in inside],
+            "class": [h.hazard_class.value for h in inside],
+            "contamination": [h.contamination.value for h in inside],
+            "date": [h.recorded_date.isoformat() for h in inside],
+            "organisation": ["NPA"] * len(inside),
+        },
+        geometry=[h.geometry for h in inside],
+        crs=4326,
+    )
+    path = folder / "hazards.gpkg"
+    pyogrio.write_dataframe(frame, path, layer="hazards")
+    return path
+
+
+# Peak memory of a child is read by a small launcher that waits for it: a child forked from
+# this (large) process would otherwise report this process's peak as its own.
+LAUNCHER = """
+import os, subprocess, sys
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+with open(sys.argv[1], "w") as out:
+    out.write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def run_child(name: str, command: list[str], env: dict[str, str], folder: Path) -> Measure:
+    """Run one measured child; stage times come from ``stage: done/total`` lines on stderr."""
+    start = time.perf_counter()
+    stages: dict[str, float] = {}
+    peak_file = folder / f"{name}.maxrss"
+    launched = [str(VENV_BIN / "python"), "-c", LAUNCHER, str(peak_file), *command]
+    with subprocess.Popen(
+        launched, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        assert process.stderr is not None
+        for line in process.stderr:
+            stage, sep, counts = line.strip().partition(": ")
+            if sep and "/" in counts and counts.replace("/", "").isdigit():
+                stages[stage] = time.perf_counter() - start
+            elif line.strip():
+                print(f"  [{name}] {line.rstrip()}", file=sys.stderr)
+        output = process.stdout.read() if process.stdout else ""
+    seconds = time.perf_counter() - start
+    if process.returncode != 0:
+        raise SystemExit(f"{name} failed ({process.returncode}):\n{output}")
+    if name == "landrelease":
+        print(textwrap.indent(output.strip(), "  | "))
+    return Measure(name, seconds, int(peak_file.read_text()) / 1024, stages)
+
+
+def pg_connection_string(url: str) -> str:
+    """libpq keywords for ogr2ogr's ``PG:`` datasource, from the SQLAlchemy URL."""
+    parsed = make_url(url)
+    parts = {"dbname": parsed.database, "user": parsed.username, "password": parsed.password}
+    parts["host"] = parsed.host or parsed.query.get("host")  # type: ignore[assignment]
+    parts["port"] = str(parsed.port or parsed.query.get("port") or "")
+    return "PG:" + " ".join(f"{k}={v}" for k, v in parts.items() if v)
+
+
+GEOPANDAS_PEER = """
+import sys
+import geopandas as gpd
+from sqlalchemy import create_engine
+frame = gpd.read_file(sys.argv[1])
+frame["geometry"] = frame.geometry.make_valid()
+engine = create_engine(sys.argv[2])
+frame.to_postgis("bench_geopandas", engine, if_exists="replace", index=False)
+engine.dispose()
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--hazards", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep-database", action="store_true")
+    args = parser.parse_args()
+
+    settings = load_settings()
+    recreate_database(settings, DATABASE)
+    engine = connect(settings, database=DATABASE)
+    url = database_url(settings, DATABASE)
+    with engine.begin() as connection:
+        load_regions(connection, gis_data_dir() / "bih_admin" / "bih_adm1.geojson", level=1)
+        server = dict(
+            connection.execute(
+                text(
+                    "SELECT name, setting FROM pg_settings WHERE name IN "
+                    "('jit', 'work_mem', 'shared_buffers', 'max_wal_size', 'synchronous_commit')"
+                )
+            ).all()
+        )
+    folder = Path(tempfile.mkdtemp(prefix="landrelease-import-bench-"))
+    try:
+        start = time.perf_counter()
+        path = make_file(args.hazards, args.seed, folder)
+        print(
+            f"{args.hazards:,} hazards in {path.name} ({path.stat().st_size / 1e6:.0f} MB), "
+            f"made in {time.perf_counter() - start:.1f} s; load {os.getloadavg()[0]:.2f}; "
+            f"server {server}"
+        )
+        env = dict(os.environ, LANDRELEASE_DATABASE_URL=url, PG_USE_COPY="YES")
+        ogr = run_child(
+            "ogr2ogr",
+            [
+                shutil.which("ogr2ogr") or "ogr2ogr",
+                "-f",
+                "PostgreSQL",
+                pg_connection_string(url),
+                str(path),
+                "-nln",
+                "bench_ogr2ogr",
+                "-lco",
+                "GEOMETRY_NAME=geom",
+                "-overwrite",
+                "--config",
+                "PG_USE_COPY",
+                "YES",
+            ],
+            env,
+            folder,
+        )
+        geopandas = run_child(
+            "geopandas",
+            [str(VENV_BIN / "python"), "-c", GEOPANDAS_PEER, str(path), url],
+            env,
+            folder,
+        )
+        ours = run_child(
+            "landrelease", [str(VENV_BIN / "landrelease"), "import", str(path)], env, folder
+        )
+        with engine.connect() as connection:
+            stored = connection.execute(text("SELECT count(*) FROM hazards")).scalar_one()
+        print(f"\nhazards stored by landrelease: {stored:,}")
+        print(f"{'':<12} {'seconds':>9} {'peak MB':>9}  stages (s from start)")
+        for measure in (ours, ogr, geopandas):
+            stages = ", ".join(f"{k} {v:.1f}" for k, v in measure.stages.items())
+            print(f"{measure.name:<12} {measure.seconds:>9.1f} {measure.peak_mb:>9.0f}  {stages}")
+        print(
+            f"\nlandrelease / ogr2ogr   = {ours.seconds / ogr.seconds:.2f}  (target <= 2)\n"
+            f"landrelease / geopandas = {ours.seconds / geopandas.seconds:.2f}  (target < 1)\n"
+            f"landrelease peak memory = {ours.peak_mb:,.0f} MB (target < 2,048)"
+        )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        engine.dispose()
+        if not args.keep_database:
+            drop_database(settings, DATABASE)
+
+
+if __name__ == "__main__":
+    main()

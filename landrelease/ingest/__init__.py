@@ -1,0 +1,20 @@
+"""Importing field files: read (pyogrio) → shape tables → validate (one path) → apply (ledger).
+
+``import_file`` is the whole of it; the CLI command ``landrelease import`` only parses options,
+calls it and prints :mod:`landrelease.ingest.report`.
+"""
+
+from landrelease.ingest.apply import Change, ImportResult, import_file
+from landrelease.ingest.profiles import Profile, available_profiles, load_profile, validate_profile
+from landrelease.ingest.validate import Problem
+
+__all__ = [
+    "Change",
+    "ImportResult",
+    "Problem",
+    "Profile",
+    "available_profiles",
+    "import_file",
+    "load_profile",
+    "validate_profile",
+]

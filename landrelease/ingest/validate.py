@@ -1,0 +1,891 @@
+"""Check every feature of a file and say, for each, what is wrong and what was done about it.
+
+One path for every format and profile. Each finding is a :class:`Problem`: the feature's
+position and source ID, a stable code, a sentence for the officer, and the action taken
+(refused, repaired, skipped as already imported, or a warning). A file with any refusal is not
+applied at all; the report lists every refusal at once, so the officer fixes the file in one go.
+
+Geometry goes through :func:`landrelease.geometry.prepare_polygons`, the one validation and
+repair path of landrelease, so a polygon accepted here is exactly what the ledger will store.
+Checks against the database (hazard IDs and polygons already recorded, activities already
+imported, hazards closed or dated later, regions) run inside the import's transaction, in
+:func:`check_database`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+import shapely
+from pyproj import CRS
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import Connection, text
+
+from landrelease.geometry import (
+    MIN_AREA_M2,
+    CleanPolygon,
+    GeometryProblem,
+    geodesic_area_m2,
+    prepare_polygons,
+    to_crs,
+)
+from landrelease.ingest.encoding import detect
+from landrelease.ingest.profiles import Columns, Profile
+from landrelease.ingest.read import Features
+from landrelease.ingest.shapes import Traverses
+from landrelease.ingest.traverse import check_misclosure
+from landrelease.models import ActivityKind, EventKind, HazardStatus, ItemType
+
+#: Called as validation advances: (stage, done, total).
+Progress = Callable[[str, int, int], None]
+
+REFUSED, REPAIRED, SKIPPED, WARNING = "refused", "repaired", "skipped", "warning"
+
+
+class Action(str, Enum):
+    """What applying a feature does in the ledger."""
+
+    RECORD = "record"
+    CANCEL = "cancel"
+    REDUCE = "reduce"
+    CLEAR = "clear"
+    CONFIRM = "confirm"
+    MARK = "mark"
+
+
+#: Activity type (profile vocabulary) -> ledger action.
+ACTION_OF = {
+    "HAZARD": Action.RECORD,
+    "NTS": Action.CANCEL,
+    "TS": Action.REDUCE,
+    "CLEARANCE": Action.CLEAR,
+    "CONFIRMATION": Action.CONFIRM,
+    "MARKING": Action.MARK,
+}
+
+#: Release actions and the ledger event each writes.
+RELEASE_KIND = {
+    Action.CANCEL: EventKind.CANCELLED,
+    Action.REDUCE: EventKind.REDUCED,
+    Action.CLEAR: EventKind.CLEARED,
+}
+
+#: The kind of activity recorded behind each action.
+ACTIVITY_KIND = {
+    Action.CANCEL: ActivityKind.NTS,
+    Action.REDUCE: ActivityKind.TS,
+    Action.CLEAR: ActivityKind.CLEARANCE,
+    Action.CONFIRM: ActivityKind.NTS,
+    Action.MARK: ActivityKind.MARKING,
+}
+
+_NEEDS_GEOMETRY = {Action.RECORD, Action.CANCEL, Action.REDUCE, Action.CLEAR}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding about one feature (``index`` None: about the whole file)."""
+
+    index: int | None
+    source_id: str | None
+    code: str
+    message: str
+    action: str
+
+
+@dataclass
+class Staged:
+    """A feature that passed its checks, in ledger terms, ready to apply."""
+
+    index: int
+    action: Action
+    hazard_id: str
+    clean: CleanPolygon | None = None
+    hazard_class: str | None = None
+    contamination: str | None = None
+    organisation: str | None = None
+    name: str | None = None
+    date: dt.date | None = None
+    start_date: dt.date | None = None
+    end_date: dt.date | None = None
+    marked_date: dt.date | None = None
+    fenced_date: dt.date | None = None
+    activity_reference: str | None = None
+    items: dict[ItemType, tuple[int, int]] = field(default_factory=dict)
+    cha_id: str | None = None
+
+
+@dataclass
+class Checked:
+    """The outcome of validation: accepted features and every problem found."""
+
+    features: Features
+    profile: Profile
+    read: int
+    staged: dict[int, Staged] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    refused_indices: set[int] = field(default_factory=set)
+    skipped_indices: set[int] = field(default_factory=set)
+    file_refused: bool = False
+    #: Hazard IDs this file records (refused or not) and the class of every hazard it names.
+    record_ids: set[str] = field(default_factory=set)
+    classes: dict[str, str] = field(default_factory=dict)
+
+    def note(
+        self, index: int | None, source_id: str | None, code: str, message: str, action: str
+    ) -> None:
+        """Record a finding; a refusal or skip takes the feature out of what will be applied."""
+        self.problems.append(Problem(index, source_id, code, message, action))
+        if index is None:
+            self.file_refused = self.file_refused or action == REFUSED
+            return
+        if action == REFUSED:
+            self.refused_indices.add(index)
+            self.staged.pop(index, None)
+        elif action == SKIPPED:
+            self.skipped_indices.add(index)
+            self.staged.pop(index, None)
+
+    @property
+    def refused(self) -> int:
+        """How many features are refused (all of them when the file as a whole is)."""
+        return self.read if self.file_refused else len(self.refused_indices)
+
+    @property
+    def repaired(self) -> int:
+        """How many accepted features had their geometry repaired."""
+        return len({p.index for p in self.problems if p.action == REPAIRED} - self.refused_indices)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is refused: the file may be applied."""
+        return not self.file_refused and not self.refused_indices
+
+    def sorted_problems(self) -> list[Problem]:
+        """File-level findings first, then by feature."""
+        return sorted(self.problems, key=lambda p: (p.index or 0, p.action != REFUSED))
+
+
+# -- per-feature checks (no database) ---------------------------------------------------------
+
+
+def _text(raw: object) -> str | None:
+    if raw is None:
+        return None
+    value = str(raw).strip()
+    return value or None
+
+
+def label_of(index: int, hazard_id: str | None, origin: str = "") -> str:
+    """How messages name a feature: its position, its ID, and where it sits in the file."""
+    where = f", {origin}" if origin else ""
+    return f"feature {index}" + (f" ({hazard_id})" if hazard_id else "") + where
+
+
+@dataclass
+class _Row:
+    """What one feature's fields say, before anything is known to be right."""
+
+    index: int
+    label: str
+    hazard_id: str | None
+    attributes: dict[str, object]
+
+
+def check_features(
+    features: Features,
+    profile: Profile,
+    *,
+    crs: str | int | None = None,
+    traverses: Traverses | None = None,
+    today: dt.date | None = None,
+    progress: Progress | None = None,
+) -> Checked:
+    """Every check that needs only the file and the profile.
+
+    ``crs`` (``--crs``) overrides the file's CRS or gives one to a file without.
+    """
+    today = today or dt.date.today()
+    checked = Checked(features, profile, read=len(features))
+    columns = profile.columns(features.values)
+    if not columns.has("hazard_id"):
+        names = " / ".join(profile.fields["hazard_id"])
+        checked.note(
+            None,
+            None,
+            "missing_field",
+            f"{features.name}: no hazard ID field ({names}) for profile {profile.name}; the "
+            f"fields are {', '.join(features.values) or 'none'}",
+            REFUSED,
+        )
+        return checked
+    source_crs = to_crs(crs) if crs is not None else features.crs
+    rows = []
+    for position in range(len(features)):
+        attributes = features.attributes(position)
+        hazard_id = _text(columns.get(attributes, "hazard_id"))
+        index = position + 1
+        rows.append(
+            _Row(
+                index, label_of(index, hazard_id, features.origin(position)), hazard_id, attributes
+            )
+        )
+    for row in rows:
+        _check_fields(checked, row, columns, today)
+        if progress and row.index % 5000 == 0:
+            progress("check", row.index, len(rows))
+    if source_crs is None and any(g is not None for g in features.geometries):
+        checked.note(
+            None,
+            None,
+            "no_crs",
+            f"{features.name}: the file has no coordinate reference system; say which one "
+            "with --crs (e.g. --crs EPSG:32634 for UTM zone 34N)",
+            REFUSED,
+        )
+        return checked
+    _check_geometry(checked, rows, source_crs, traverses or {}, progress)
+    _check_within_file(checked)
+    return checked
+
+
+def _check_fields(checked: Checked, row: _Row, columns: Columns, today: dt.date) -> None:
+    profile = checked.profile
+    index, label, hazard_id = row.index, row.label, row.hazard_id
+
+    def refuse(code: str, message: str) -> None:
+        checked.note(index, hazard_id, code, f"{label}: {message}", REFUSED)
+
+    for column in columns.chosen.values():
+        value = row.attributes.get(column)
+        if isinstance(value, str):
+            found = detect(value)
+            if found is not None:
+                refuse("mojibake", found.explain(column))
+    try:
+        activity = profile.coded("activity_type", columns.get(row.attributes, "activity_type"))
+    except ValueError as exc:
+        refuse("unknown_value", str(exc))
+        return
+    if activity is None:
+        refuse("missing_value", "no activity type, and the profile has no default")
+        return
+    action = ACTION_OF[activity]
+    if hazard_id is None:
+        refuse("missing_id", "no hazard ID")
+    staged = Staged(index=index, action=action, hazard_id=hazard_id or "")
+    if action == Action.RECORD and hazard_id:
+        checked.record_ids.add(hazard_id)
+    unreadable: set[str] = set()
+    for kind in ("hazard_class", "contamination"):
+        try:
+            setattr(staged, kind, profile.coded(kind, columns.get(row.attributes, kind)))
+        except ValueError as exc:
+            refuse("unknown_value", str(exc))
+            unreadable.add(kind)
+    if action == Action.RECORD and staged.hazard_class is None and not unreadable:
+        refuse("missing_value", "a new hazard needs a class (SHA or CHA)")
+    staged.organisation = _text(columns.get(row.attributes, "organisation"))
+    staged.name = _text(columns.get(row.attributes, "name"))
+    staged.activity_reference = _text(columns.get(row.attributes, "activity_reference"))
+    staged.cha_id = _text(columns.get(row.attributes, "cha_id"))
+    if action != Action.RECORD and staged.activity_reference is None:
+        refuse(
+            "missing_reference",
+            f"{activity} results need an activity reference, so that importing them again "
+            "is recognised",
+        )
+    dates: dict[str, dt.date | None] = {}
+    for kind in ("date", "start_date", "end_date", "marked_date", "fenced_date"):
+        raw = columns.get(row.attributes, kind)
+        if _text(raw) is None:
+            dates[kind] = None
+            continue
+        try:
+            dates[kind] = profile.parse_date(raw)
+        except ValueError as exc:
+            refuse("date_unparseable", f"{kind.replace('_', ' ')} {exc}")
+            dates[kind] = None
+            unreadable.add(kind)
+            continue
+        if dates[kind] > today:  # type: ignore[operator]
+            refuse("date_future", f"{kind.replace('_', ' ')} {dates[kind]} is in the future")
+    _settle_dates(staged, dates, refuse if not unreadable & set(dates) else _quiet(refuse))
+    if action not in (Action.RECORD, Action.MARK):
+        staged.items = _items(row, columns, profile, refuse)
+    if index not in checked.refused_indices:
+        checked.staged[index] = staged
+
+
+def _quiet(refuse: Callable[[str, str], None]) -> Callable[[str, str], None]:
+    """``refuse`` except for missing dates: an unreadable date was already reported."""
+
+    def quiet(code: str, message: str) -> None:
+        if code != "date_missing":
+            refuse(code, message)
+
+    return quiet
+
+
+def _settle_dates(
+    staged: Staged, dates: dict[str, dt.date | None], refuse: Callable[[str, str], None]
+) -> None:
+    """Which date is which for this kind of feature, and whether they are in order."""
+    start, end = dates["start_date"], dates["end_date"]
+    if start and end and end < start:
+        refuse("dates_out_of_order", f"end date {end} is before start date {start}")
+    if staged.action == Action.RECORD:
+        staged.date = dates["date"] or start or end
+    elif staged.action == Action.MARK:
+        staged.date = dates["marked_date"] or dates["date"] or end
+    else:
+        staged.date = dates["date"] or end or start
+    staged.start_date = start or staged.date
+    staged.end_date = end or staged.date
+    staged.marked_date = dates["marked_date"] or (
+        staged.date if staged.action == Action.MARK else None
+    )
+    staged.fenced_date = dates["fenced_date"]
+    if staged.date is None and staged.action != Action.MARK:
+        refuse("date_missing", "no date")
+    if staged.action == Action.MARK and not (staged.marked_date or staged.fenced_date):
+        refuse("date_missing", "a marking needs the date the hazard was marked or fenced")
+    for kind in ("marked_date", "fenced_date"):
+        when = getattr(staged, kind)
+        if staged.action == Action.RECORD and when and staged.date and when < staged.date:
+            refuse(
+                "dates_out_of_order",
+                f"{kind.replace('_', ' ')} {when} is before the hazard was recorded "
+                f"({staged.date})",
+            )
+
+
+def _items(
+    row: _Row, columns: Columns, profile: Profile, refuse: Callable[[str, str], None]
+) -> dict[ItemType, tuple[int, int]]:
+    items: dict[ItemType, tuple[int, int]] = {}
+    for item in profile.items:
+        counts: dict[str, int | None] = {}
+        for which in ("found", "destroyed"):
+            raw = columns.get(row.attributes, f"items.{item.value}.{which}")
+            if _text(raw) is None:
+                counts[which] = None
+                continue
+            try:
+                number = float(str(raw).strip())
+            except ValueError:
+                number = -1.0
+            if number < 0 or number != int(number):
+                refuse("bad_count", f"{item.value} {which} {raw!r} is not a whole number ≥ 0")
+                return items
+            counts[which] = int(number)
+        found, destroyed = counts["found"], counts["destroyed"]
+        if found is None and destroyed is None:
+            continue
+        found = found if found is not None else destroyed
+        destroyed = destroyed if destroyed is not None else 0
+        if destroyed > found:  # type: ignore[operator]
+            refuse("bad_count", f"{item.value}: {destroyed} destroyed but only {found} found")
+            continue
+        if found or destroyed:
+            items[item] = (found, destroyed)  # type: ignore[assignment]
+    return items
+
+
+_REASON = re.compile(r"^([A-Za-z ]+)")
+
+
+def repair_code(reason: str) -> str:
+    """A code for a GEOS validity reason ('Ring Self-intersection[x y]': ring_self_intersection)."""
+    match = _REASON.match(reason.replace("-", " "))
+    words = (match.group(1) if match else reason).strip().lower().split()
+    return "_".join(words) or "invalid_geometry"
+
+
+def _check_geometry(
+    checked: Checked,
+    rows: list[_Row],
+    crs: CRS | None,
+    traverses: Traverses,
+    progress: Progress | None,
+) -> None:
+    features = checked.features
+    limits = checked.profile.limits
+    wanted: list[_Row] = []
+    for row in rows:
+        position = row.index - 1
+        note = features.notes.get(position)
+        staged = checked.staged.get(row.index)
+        if staged is not None and staged.action == Action.MARK:
+            continue  # a marking is about the hazard's perimeter: it needs no polygon
+        needs = staged is None or staged.action in _NEEDS_GEOMETRY
+        if note is not None:
+            checked.note(
+                row.index, row.hazard_id, note.code, f"{row.label}: {note.message}", REFUSED
+            )
+        elif features.geometries[position] is None:
+            if needs:
+                checked.note(
+                    row.index, row.hazard_id, "null_geometry", f"{row.label}: no geometry", REFUSED
+                )
+        else:
+            wanted.append(row)
+        if position in traverses and note is None:
+            try:
+                check_misclosure(
+                    traverses[position], limits.max_misclosure_percent, label=row.label
+                )
+            except GeometryProblem as exc:
+                checked.note(row.index, row.hazard_id, exc.code, str(exc), REFUSED)
+    total = len(wanted)
+    chunk = 2000
+    for start in range(0, total, chunk):
+        part = wanted[start : start + chunk]
+        results = prepare_polygons(
+            [features.geometries[r.index - 1] for r in part],
+            crs,
+            labels=[r.label for r in part],
+            max_repair_change=limits.max_repair_change,
+        )
+        for row, result in zip(part, results, strict=True):
+            _geometry_outcome(checked, row, result)
+        if progress:
+            progress("geometry", min(start + chunk, total), total)
+
+
+def _geometry_outcome(checked: Checked, row: _Row, result: CleanPolygon | GeometryProblem) -> None:
+    limits = checked.profile.limits
+    if isinstance(result, GeometryProblem):
+        checked.note(row.index, row.hazard_id, result.code, str(result), REFUSED)
+        return
+    for repair in result.repairs:
+        reason = repair.removeprefix("repaired: ")
+        reference = result.area_m2 - result.area_change_m2
+        share = result.area_change_m2 / reference if reference else 0.0
+        checked.note(
+            row.index,
+            row.hazard_id,
+            repair_code(reason),
+            f"{row.label}: invalid ({reason}); repaired keeping its polygons, area changed by "
+            f"{result.area_change_m2:+,.1f} m² ({share:+.2%})",
+            REPAIRED,
+        )
+    if result.area_m2 < limits.min_area_m2:
+        checked.note(
+            row.index,
+            row.hazard_id,
+            "sliver",
+            f"{row.label}: area {result.area_m2:,.2f} m² is below the {limits.min_area_m2:g} m² "
+            "minimum of this profile (a sliver)",
+            REFUSED,
+        )
+        return
+    staged = checked.staged.get(row.index)
+    if staged is not None:
+        staged.clean = result
+
+
+def _wkb_key(geom: BaseGeometry) -> bytes:
+    return shapely.to_wkb(shapely.normalize(geom))
+
+
+def _check_within_file(checked: Checked) -> None:
+    """Duplicate IDs and polygons, conflicting activities, results on hazards of this file."""
+    records: dict[str, Staged] = {}
+    polygons: dict[tuple[str, bytes], Staged] = {}
+    activities: dict[str, Staged] = {}
+    for staged in list(checked.staged.values()):
+        label = label_of(staged.index, staged.hazard_id)
+        if staged.action == Action.RECORD:
+            first = records.get(staged.hazard_id)
+            if first is not None:
+                checked.note(
+                    staged.index,
+                    staged.hazard_id,
+                    "duplicate_id",
+                    f"{label}: hazard ID {staged.hazard_id} is also feature {first.index}'s",
+                    REFUSED,
+                )
+                continue
+            records[staged.hazard_id] = staged
+        if staged.clean is not None:
+            scope = "" if staged.action == Action.RECORD else staged.hazard_id
+            key = (scope, _wkb_key(staged.clean.geom))
+            first = polygons.get(key)
+            if first is not None:
+                checked.note(
+                    staged.index,
+                    staged.hazard_id,
+                    "duplicate_geometry",
+                    f"{label}: the same polygon as feature {first.index} "
+                    f"({first.hazard_id}); a duplicate (from overlapping map sheets?)",
+                    REFUSED,
+                )
+                continue
+            polygons[key] = staged
+        reference = staged.activity_reference
+        if reference and staged.action != Action.RECORD:
+            first = activities.setdefault(reference, staged)
+            if first.action != staged.action:
+                checked.note(
+                    staged.index,
+                    staged.hazard_id,
+                    "activity_inconsistent",
+                    f"{label}: activity {reference} is a {staged.action.value} here but a "
+                    f"{first.action.value} in feature {first.index}",
+                    REFUSED,
+                )
+    for staged in list(checked.staged.values()):
+        hazard = records.get(staged.hazard_id)
+        if (
+            staged.action == Action.RECORD
+            or hazard is None
+            or hazard.index in checked.refused_indices
+        ):
+            continue
+        label = label_of(staged.index, staged.hazard_id)
+        if staged.date and hazard.date and staged.date < hazard.date:
+            checked.note(
+                staged.index,
+                staged.hazard_id,
+                "dates_out_of_order",
+                f"{label}: dated {staged.date}, before hazard {staged.hazard_id} was recorded "
+                f"({hazard.date}, feature {hazard.index})",
+                REFUSED,
+            )
+        elif (
+            staged.clean is not None
+            and hazard.clean is not None
+            and not shapely.relate_pattern(hazard.clean.geom, staged.clean.geom, "T********")
+        ):
+            checked.note(
+                staged.index,
+                staged.hazard_id,
+                "no_overlap",
+                f"{label}: the polygon does not overlap hazard {staged.hazard_id} "
+                f"(feature {hazard.index})",
+                REFUSED,
+            )
+
+
+# -- checks against the database -------------------------------------------------------------
+
+
+_HAZARDS = text(
+    """
+    SELECT h.national_id, h.hazard_class, h.status,
+           (SELECT max(e.effective_date) FROM ledger_events e
+            WHERE e.hazard_id = h.id AND (e.sign = 1 OR e.kind = 'confirmed')) AS floor_date
+    FROM hazards h WHERE h.national_id = ANY(:ids)
+    """
+)
+
+# For each polygon of the file: does its hazard exist with the same recorded polygon, does
+# another hazard hold the same polygon, and does it reach into what remains of its hazard?
+_POLYGONS = text(
+    """
+    WITH f AS MATERIALIZED (
+        SELECT f.ord, f.nid, ST_GeomFromWKB(f.wkb, 4326) AS g
+        FROM unnest(CAST(:ord AS int[]), CAST(:nid AS text[]), CAST(:wkb AS bytea[]))
+            AS f(ord, nid, wkb)
+    )
+    SELECT f.ord,
+           (SELECT ST_Equals(e.piece, f.g) FROM ledger_events e
+            WHERE e.hazard_id = h.id AND e.kind = 'recorded' ORDER BY e.id LIMIT 1)
+               AS same_as_recorded,
+           (SELECT h2.national_id FROM ledger_events e2 JOIN hazards h2 ON h2.id = e2.hazard_id
+            WHERE e2.kind = 'recorded' AND e2.piece && f.g AND h2.national_id <> f.nid
+              AND ST_Equals(e2.piece, f.g) LIMIT 1) AS same_polygon_as,
+           COALESCE(ST_Relate(h.geom, f.g, 'T********'), false) AS overlaps
+    FROM f LEFT JOIN hazards h ON h.national_id = f.nid
+    """
+)
+
+# The regions of the lowest admin level loaded (the entities, or the country itself): together
+# they are the territory features must lie in. Not united in SQL: boundaries are densified, and
+# a union of them costs seconds, while testing each feature against each unit costs little.
+_TERRITORY = text(
+    """
+    SELECT ST_AsBinary(geom) FROM regions
+    WHERE admin_level = (SELECT min(admin_level) FROM regions) ORDER BY id
+    """
+)
+
+
+@dataclass(frozen=True)
+class _Known:
+    hazard_class: str
+    status: str
+    floor_date: dt.date | None
+
+
+def check_database(connection: Connection, checked: Checked) -> None:
+    """The checks that need the database, run in the import's own transaction."""
+    if not checked.staged:
+        return
+    _check_imported_activities(connection, checked)
+    _check_regions(connection, checked)
+    ids = sorted({s.hazard_id for s in checked.staged.values()})
+    known = {
+        row.national_id: _Known(row.hazard_class, row.status, row.floor_date)
+        for row in connection.execute(_HAZARDS, {"ids": ids})
+    }
+    checked.classes.update({nid: hazard.hazard_class for nid, hazard in known.items()})
+    checked.classes.update(
+        {s.hazard_id: s.hazard_class or "" for s in checked.staged.values() if s.hazard_class}
+    )
+    for staged in list(checked.staged.values()):
+        if staged.action == Action.RECORD:
+            continue
+        label = label_of(staged.index, staged.hazard_id)
+        hazard = known.get(staged.hazard_id)
+        if hazard is None:
+            if staged.hazard_id not in checked.record_ids:
+                checked.note(
+                    staged.index,
+                    staged.hazard_id,
+                    "unknown_hazard",
+                    f"{label}: names hazard {staged.hazard_id}, which is neither in the "
+                    "database nor recorded by this file",
+                    REFUSED,
+                )
+            continue
+        if hazard.status != HazardStatus.ACTIVE.value:
+            checked.note(
+                staged.index,
+                staged.hazard_id,
+                "hazard_closed",
+                f"{label}: hazard {staged.hazard_id} is closed: all its land has been released",
+                REFUSED,
+            )
+        elif staged.date and hazard.floor_date and staged.date < hazard.floor_date:
+            checked.note(
+                staged.index,
+                staged.hazard_id,
+                "dates_out_of_order",
+                f"{label}: dated {staged.date}, before {hazard.floor_date}, when land was last "
+                f"added to hazard {staged.hazard_id} or its class changed",
+                REFUSED,
+            )
+        elif staged.action == Action.CONFIRM and hazard.hazard_class != "SHA":
+            checked.note(
+                staged.index,
+                staged.hazard_id,
+                "already_cha",
+                f"{label}: hazard {staged.hazard_id} is already a CHA",
+                REFUSED,
+            )
+    _check_polygons(connection, checked, set(known))
+
+
+def _check_imported_activities(connection: Connection, checked: Checked) -> None:
+    references = sorted(
+        {s.activity_reference for s in checked.staged.values() if s.activity_reference}
+    )
+    if not references:
+        return
+    done = set(
+        connection.execute(
+            text("SELECT reference FROM activities WHERE reference = ANY(:refs)"),
+            {"refs": references},
+        ).scalars()
+    )
+    for staged in list(checked.staged.values()):
+        if staged.action != Action.RECORD and staged.activity_reference in done:
+            checked.note(
+                staged.index,
+                staged.hazard_id,
+                "already_imported",
+                f"{label_of(staged.index, staged.hazard_id)}: activity "
+                f"{staged.activity_reference} is already in the database; skipped",
+                SKIPPED,
+            )
+
+
+# New hazards whose box meets the box of a hazard already recorded: the only ones that can
+# repeat a recorded polygon. Boxes travel instead of polygons, so a file of a hundred thousand
+# new hazards in an empty area costs one index scan, not a hundred thousand polygon transfers.
+_NEAR_RECORDED = text(
+    """
+    SELECT DISTINCT f.ord
+    FROM unnest(CAST(:ord AS int[]), CAST(:x0 AS float8[]), CAST(:y0 AS float8[]),
+                CAST(:x1 AS float8[]), CAST(:y1 AS float8[])) AS f(ord, x0, y0, x1, y1)
+    JOIN ledger_events e
+      ON e.kind = 'recorded' AND e.piece && ST_MakeEnvelope(f.x0, f.y0, f.x1, f.y1, 4326)
+    """
+)
+
+
+def _polygons_to_compare(connection: Connection, checked: Checked, known: set[str]) -> list[Staged]:
+    """Features whose polygon must be compared with the database: results, hazards whose ID
+    is known, and new hazards lying where a hazard has been recorded."""
+    with_polygon = [s for s in checked.staged.values() if s.clean is not None]
+    new = [s for s in with_polygon if s.action == Action.RECORD and s.hazard_id not in known]
+    if not new:
+        return with_polygon
+    boxes = shapely.bounds([s.clean.geom for s in new])  # type: ignore[union-attr]
+    near = set(
+        connection.execute(
+            _NEAR_RECORDED,
+            {
+                "ord": [s.index for s in new],
+                "x0": boxes[:, 0].tolist(),
+                "y0": boxes[:, 1].tolist(),
+                "x1": boxes[:, 2].tolist(),
+                "y1": boxes[:, 3].tolist(),
+            },
+        ).scalars()
+    )
+    far = {s.index for s in new} - near
+    return [s for s in with_polygon if s.index not in far]
+
+
+def _check_polygons(connection: Connection, checked: Checked, known: set[str]) -> None:
+    with_polygon = _polygons_to_compare(connection, checked, known)
+    if not with_polygon:
+        return
+    rows = connection.execute(
+        _POLYGONS,
+        {
+            "ord": [s.index for s in with_polygon],
+            "nid": [s.hazard_id for s in with_polygon],
+            "wkb": [shapely.to_wkb(s.clean.geom) for s in with_polygon],  # type: ignore[union-attr]
+        },
+    ).all()
+    by_index = {s.index: s for s in with_polygon}
+    for row in rows:
+        staged = by_index[row.ord]
+        label = label_of(staged.index, staged.hazard_id)
+        if staged.action == Action.RECORD:
+            if staged.hazard_id in known:
+                if row.same_as_recorded:
+                    checked.note(
+                        staged.index,
+                        staged.hazard_id,
+                        "already_recorded",
+                        f"{label}: hazard {staged.hazard_id} is already recorded with this "
+                        "polygon; skipped",
+                        SKIPPED,
+                    )
+                else:
+                    checked.note(
+                        staged.index,
+                        staged.hazard_id,
+                        "duplicate_id_db",
+                        f"{label}: hazard {staged.hazard_id} is already in the database with a "
+                        "different polygon; to change it, use a correction",
+                        REFUSED,
+                    )
+            elif row.same_polygon_as:
+                checked.note(
+                    staged.index,
+                    staged.hazard_id,
+                    "duplicate_geometry_db",
+                    f"{label}: the same polygon is already recorded as hazard "
+                    f"{row.same_polygon_as}",
+                    REFUSED,
+                )
+        elif staged.hazard_id in known and not row.overlaps and staged.index in checked.staged:
+            checked.note(
+                staged.index,
+                staged.hazard_id,
+                "no_overlap",
+                f"{label}: the polygon does not overlap what remains of hazard {staged.hazard_id}",
+                REFUSED,
+            )
+
+
+def _check_regions(connection: Connection, checked: Checked) -> None:
+    """Features outside the loaded boundaries, and coordinates that are swapped."""
+    units = [shapely.from_wkb(bytes(w)) for w in connection.execute(_TERRITORY).scalars()]
+    if not units:
+        checked.note(
+            None,
+            None,
+            "no_regions",
+            "no region boundaries are loaded: features were not checked against the country",
+            WARNING,
+        )
+        return
+    shapely.prepare(units)
+    staged = [s for s in checked.staged.values() if s.clean is not None]
+    geoms = [s.clean.geom for s in staged]  # type: ignore[union-attr]
+    inside = np.zeros(len(geoms), dtype=bool)
+    touching = np.zeros(len(geoms), dtype=bool)
+    for unit in units:
+        inside |= shapely.covers(unit, geoms)
+        touching |= shapely.intersects(unit, geoms)
+    policy = REFUSED if checked.profile.limits.partly_outside == "refuse" else WARNING
+    for item, touches, covered in zip(staged, touching, inside, strict=True):
+        if covered:
+            continue
+        label = label_of(item.index, item.hazard_id)
+        clean = item.clean
+        if clean is None:  # only features with a polygon are in the list
+            continue
+        if not touches:
+            _outside(checked, item, label, units)
+            continue
+        outside = geodesic_area_m2(_beyond(clean.geom, units))
+        if outside >= MIN_AREA_M2:
+            checked.note(
+                item.index,
+                item.hazard_id,
+                "partly_outside",
+                f"{label}: {outside:,.1f} m² ({outside / clean.area_m2:.1%}) lies outside the "
+                "loaded region boundaries",
+                policy,
+            )
+
+
+def _beyond(geom: BaseGeometry, units: list[BaseGeometry]) -> BaseGeometry:
+    """The part of ``geom`` outside every unit.
+
+    Units are cut to the feature's box first: a boundary has tens of thousands of vertices
+    and a difference with all of them costs a tenth of a second per feature.
+    """
+    xmin, ymin, xmax, ymax = geom.bounds
+    rest = geom
+    for unit in units:
+        if not shapely.intersects(unit, rest):
+            continue
+        near = shapely.clip_by_rect(unit, xmin - 1e-6, ymin - 1e-6, xmax + 1e-6, ymax + 1e-6)
+        try:
+            rest = shapely.difference(rest, near)
+        except shapely.errors.GEOSException:  # a clipped unit can come out invalid
+            rest = shapely.difference(rest, unit)
+    return rest
+
+
+def _outside(checked: Checked, item: Staged, label: str, units: list[BaseGeometry]) -> None:
+    """A feature wholly outside: say whether swapping longitude and latitude brings it in."""
+    geom = item.clean.geom  # type: ignore[union-attr]
+    swapped = shapely.transform(geom, lambda xy: xy[:, ::-1])
+    x, y = shapely.get_coordinates(geom)[0]
+    if any(shapely.intersects(unit, swapped) for unit in units):
+        checked.note(
+            item.index,
+            item.hazard_id,
+            "coordinates_swapped",
+            f"{label}: lies outside the loaded regions, at ({x:.5f}, {y:.5f}); with longitude "
+            "and latitude swapped it falls inside: the columns or axis order are swapped",
+            REFUSED,
+        )
+    else:
+        checked.note(
+            item.index,
+            item.hazard_id,
+            "outside_regions",
+            f"{label}: lies wholly outside the loaded region boundaries, at ({x:.5f}, {y:.5f})",
+            REFUSED,
+        )
+
+
+def refused_features(problems: Iterable[Problem]) -> list[int]:
+    """Indices of refused features, in order."""
+    return sorted({p.index for p in problems if p.action == REFUSED and p.index is not None})

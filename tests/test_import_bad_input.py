@@ -1,0 +1,180 @@
+"""The bad-input corpus (``tests/data/bad``): each file, the exact problem reported.
+
+Every file is imported into a database holding the BiH entities (and, where the problem is a
+conflict with data already there, the generic sample hazards). The test names the problems the
+report must list, feature by feature, and, where the file is refused, that the database is
+exactly as it was. Files with a repairable problem or a warning must be applied, with the
+finding reported.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from importing import BAD, SAMPLES, fingerprint, imports_db
+from sqlalchemy import Engine, text
+
+from landrelease.errors import LandReleaseError
+from landrelease.ingest import import_file
+
+__all__ = ["imports_db"]
+
+#: file -> (options, needs the generic sample hazards, [(feature, code, action)], applied)
+CORPUS: dict[str, tuple[dict[str, str], bool, list[tuple[int | None, str, str]], bool]] = {
+    "null_geometry.geojson": ({}, False, [(2, "null_geometry", "refused")], False),
+    "empty_geometry.geojson": ({}, False, [(2, "empty_geometry", "refused")], False),
+    "self_intersection.geojson": ({}, False, [(1, "self_intersection", "repaired")], True),
+    "self_intersection_large.geojson": ({}, False, [(2, "repair_too_large", "refused")], False),
+    "ring_self_intersection.geojson": (
+        {},
+        False,
+        [(1, "ring_self_intersection", "repaired")],
+        True,
+    ),
+    "ring_too_few_points.geojson": ({}, False, [(2, "ring_too_few_points", "refused")], False),
+    "ring_single_vertex.geojson": ({}, False, [(2, "ring_too_few_points", "refused")], False),
+    "ring_not_closed.geojson": ({}, False, [(2, "ring_not_closed", "refused")], False),
+    "ring_not_closed_wkt.csv": (
+        {"crs": "EPSG:4326"},
+        False,
+        [(2, "ring_not_closed", "refused")],
+        False,
+    ),
+    "malformed_coordinates.geojson": ({}, False, [(2, "malformed_geometry", "refused")], False),
+    "duplicate_geometry.geojson": ({}, False, [(2, "duplicate_geometry", "refused")], False),
+    "duplicate_id.geojson": ({}, False, [(2, "duplicate_id", "refused")], False),
+    "duplicate_id_db.geojson": ({}, True, [(1, "duplicate_id_db", "refused")], False),
+    "duplicate_geometry_db.geojson": ({}, True, [(1, "duplicate_geometry_db", "refused")], False),
+    "outside_country.geojson": ({}, False, [(2, "outside_regions", "refused")], False),
+    "partly_outside.geojson": ({}, False, [(1, "partly_outside", "warning")], True),
+    "sliver.geojson": ({}, False, [(2, "sliver", "refused")], False),
+    "no_crs.zip": ({}, False, [(None, "no_crs", "refused")], False),
+    "coordinates_out_of_range.geojson": (
+        {},
+        False,
+        [(2, "coordinates_out_of_range", "refused")],
+        False,
+    ),
+    "swapped_lonlat.geojson": ({}, False, [(2, "coordinates_swapped", "refused")], False),
+    "date_missing.geojson": ({}, False, [(2, "date_missing", "refused")], False),
+    "date_unparseable.geojson": ({}, False, [(2, "date_unparseable", "refused")], False),
+    "date_future.geojson": ({}, False, [(2, "date_future", "refused")], False),
+    "dates_out_of_order.geojson": ({}, False, [(2, "dates_out_of_order", "refused")], False),
+    "release_before_hazard.geojson": ({}, True, [(1, "dates_out_of_order", "refused")], False),
+    "unknown_hazard.geojson": ({}, False, [(2, "unknown_hazard", "refused")], False),
+    "no_overlap.geojson": ({}, False, [(2, "no_overlap", "refused")], False),
+    "unknown_value.geojson": ({}, False, [(2, "unknown_value", "refused")], False),
+    "bad_count.geojson": ({}, False, [(2, "bad_count", "refused")], False),
+    "missing_reference.geojson": ({}, False, [(2, "missing_reference", "refused")], False),
+    "mojibake_utf8.zip": (
+        {},
+        False,
+        [(1, "mojibake", "refused"), (1, "mojibake", "refused"), (2, "mojibake", "refused")],
+        False,
+    ),
+    "mojibake_cp1250.zip": (
+        {},
+        False,
+        [(1, "mojibake", "refused"), (1, "mojibake", "refused")],
+        False,
+    ),
+    "misclosure.csv": ({}, False, [(1, "misclosure", "refused")], False),
+}
+
+
+def test_the_corpus_has_a_file_per_problem() -> None:
+    files = {p.name for p in BAD.iterdir() if p.suffix != ".py"}
+    assert len(files) >= 20
+    assert set(CORPUS) | {"zip_slip.zip"} == files
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_bad_file_reports_the_exact_problem(imports_db: Engine, name: str) -> None:
+    options, needs_hazards, expected, applied = CORPUS[name]
+    if needs_hazards:
+        assert import_file(imports_db, SAMPLES / "generic_hazards.geojson").status == "applied"
+    before = fingerprint(imports_db)
+    result = import_file(imports_db, BAD / name, **options)  # type: ignore[arg-type]
+    found = [(p.index, p.code, p.action) for p in result.problems]
+    assert found == expected, [p.message for p in result.problems]
+    for problem in result.problems:
+        if problem.index is not None:
+            assert problem.message.startswith(f"feature {problem.index} ("), problem.message
+    if applied:
+        assert result.status == "applied"
+        assert fingerprint(imports_db) != before
+    else:
+        assert result.status == "refused"
+        assert fingerprint(imports_db) == before
+
+
+def test_messages_say_what_is_wrong(imports_db: Engine) -> None:
+    """A few messages in full: the officer must be able to act on each."""
+
+    def message(name: str, **options: str) -> str:
+        result = import_file(imports_db, BAD / name, **options)  # type: ignore[arg-type]
+        return result.problems[0].message
+
+    assert message("ring_not_closed.geojson").startswith(
+        "feature 2 (BA-B-002): ring 1 is not closed: it starts at (18.027493, 44.100000) and "
+        "ends at (18.027493, 44.101800)"
+    )
+    assert message("ring_single_vertex.geojson") == (
+        "feature 2 (BA-B-002): ring 1 has 1 point; a ring needs at least 4 (three corners and "
+        "the first repeated at the end)"
+    )
+    assert message("malformed_coordinates.geojson") == (
+        "feature 2 (BA-B-002): position 2 of ring 1 is [18.02999109], not a pair of numbers"
+    )
+    assert "longitude and latitude swapped it falls inside" in message("swapped_lonlat.geojson")
+    assert "probably 'Općina Goražde'" in message("mojibake_cp1250.zip")
+    assert "--encoding cp1250" in message("mojibake_cp1250.zip")
+    assert "the repair would change the area by +" in message("self_intersection_large.geojson")
+    assert "more than the 1 % allowed" in message("misclosure.csv")
+    assert "projected coordinates need --crs" in message("coordinates_out_of_range.geojson")
+    repaired = import_file(imports_db, BAD / "self_intersection.geojson").problems[0].message
+    assert "area changed by +" in repaired and "m² (+0." in repaired
+
+
+@pytest.mark.parametrize(
+    ("name", "encoding", "expected"),
+    [
+        ("mojibake_utf8.zip", "UTF-8", "Goražde – Kopači"),
+        ("mojibake_cp1250.zip", "cp1250", "Goražde – Kopači"),
+    ],
+)
+def test_mojibake_is_fixed_with_the_encoding_named(
+    imports_db: Engine, name: str, encoding: str, expected: str
+) -> None:
+    result = import_file(imports_db, BAD / name, encoding=encoding)
+    assert result.status == "applied", result.problems
+    with imports_db.connect() as c:
+        stored = c.execute(text("SELECT name FROM hazards WHERE national_id = 'BA-B-001'")).scalar()
+        organisations = set(c.execute(text("SELECT name FROM organisations")).scalars())
+    assert stored == expected
+    assert "Općina Goražde" in organisations
+
+
+def test_missing_crs_is_given_on_the_command(imports_db: Engine) -> None:
+    result = import_file(imports_db, BAD / "no_crs.zip", crs="EPSG:32634")
+    assert result.status == "applied", result.problems
+    with imports_db.connect() as c:
+        lon = c.execute(text("SELECT ST_X(ST_Centroid(geom)) FROM hazards")).scalar()
+    assert 18.6 < lon < 18.8
+
+
+def test_zip_slip_is_refused_before_anything_is_written(
+    imports_db: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # pick TMPDIR up
+    before = fingerprint(imports_db)
+    with pytest.raises(LandReleaseError, match="points outside the archive folder; refused"):
+        import_file(imports_db, BAD / "zip_slip.zip")
+    assert fingerprint(imports_db) == before
+    assert not list(tmp_path.rglob("escaped.geojson"))
+    assert not list((tmp_path / "tmp").iterdir())  # the unpacking folder is gone too
