@@ -265,9 +265,7 @@ def prepare_polygons(
     return results  # type: ignore[return-value]
 
 
-def _prepare_valid(
-    geoms: np.ndarray, crs: CRS
-) -> list[tuple[MultiPolygon, MultiPolygon] | None]:
+def _prepare_valid(geoms: np.ndarray, crs: CRS) -> list[tuple[MultiPolygon, MultiPolygon] | None]:
     """The clean MultiPolygon of each (Multi)Polygon and the same before densifying, or None
     where it needs the full path.
 
@@ -351,25 +349,28 @@ def _densify_rings(
     coords: np.ndarray, offsets: np.ndarray, max_edge_m: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Closed rings stored one after another (ring k is ``coords[offsets[k]:offsets[k+1]]``)
-    with geodesic vertices added on every edge longer than ``max_edge_m``; new offsets.
+    with vertices added on every edge longer than ``max_edge_m``; new offsets.
 
-    Array-wise over all rings at once, each ring's result is what it would be alone.
+    New vertices are points of the edge's chord through the Earth, brought up to the ellipsoid
+    along its normal: over a few kilometres that curve is within a micrometre of the geodesic,
+    and it costs numpy arithmetic instead of one GeographicLib call per vertex. Array-wise over
+    all rings at once, each ring's result is what it would be alone.
     """
     offsets = np.asarray(offsets)
     ring_of = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
     begins = np.ones(len(coords), dtype=bool)
     begins[offsets[1:] - 1] = False  # a ring's last vertex (its first again) starts no edge
     first = np.flatnonzero(begins)
-    lon1, lat1 = coords[first, 0], coords[first, 1]
-    azimuth, _, distance = GEOD.inv(lon1, lat1, coords[first + 1, 0], coords[first + 1, 1])
-    steps = np.maximum(np.ceil(distance / max_edge_m).astype(int), 1)
+    start_xyz = _to_ecef(coords[first, 0], coords[first, 1])
+    end_xyz = _to_ecef(coords[first + 1, 0], coords[first + 1, 1])
+    chord = end_xyz - start_xyz
+    steps = np.maximum(np.ceil(np.linalg.norm(chord, axis=1) / max_edge_m).astype(int), 1)
     edge = np.repeat(np.arange(len(steps)), steps)
     within = np.arange(steps.sum()) - np.repeat(np.cumsum(steps) - steps, steps)
-    lon, lat, _ = GEOD.fwd(
-        lon1[edge], lat1[edge], azimuth[edge], distance[edge] * within / steps[edge]
-    )
+    fraction = (within / steps[edge])[:, None]
+    lon, lat = _from_ecef(start_xyz[edge] + fraction * chord[edge])
     start = within == 0  # the original vertices stay exactly as they were
-    lon[start], lat[start] = lon1[edge[start]], lat1[edge[start]]
+    lon[start], lat[start] = coords[first[edge[start]], 0], coords[first[edge[start]], 1]
     ring_points = np.bincount(ring_of[first], weights=steps, minlength=len(offsets) - 1)
     new_offsets = np.concatenate([[0], np.cumsum(ring_points.astype(int) + 1)])
     dense = np.empty((new_offsets[-1], 2))
@@ -379,3 +380,29 @@ def _densify_rings(
     keep[closing] = False
     dense[keep] = np.column_stack([lon, lat])
     return dense, new_offsets
+
+
+_A = 6_378_137.0  # WGS84 semi-major axis, m
+_F = 1 / 298.257223563
+_B = _A * (1 - _F)
+_E2 = _F * (2 - _F)  # first eccentricity squared
+_EP2 = _E2 / (1 - _E2)  # second eccentricity squared
+
+
+def _to_ecef(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Earth-centred coordinates (m) of points on the WGS84 ellipsoid."""
+    lam, phi = np.radians(lon), np.radians(lat)
+    n = _A / np.sqrt(1 - _E2 * np.sin(phi) ** 2)
+    return np.column_stack(
+        [n * np.cos(phi) * np.cos(lam), n * np.cos(phi) * np.sin(lam), n * (1 - _E2) * np.sin(phi)]
+    )
+
+
+def _from_ecef(xyz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Longitude and geodetic latitude (degrees) of Earth-centred points (Bowring's formula,
+    exact to well under a millimetre for points within kilometres of the surface)."""
+    x, y, z = xyz[:, 0], xyz[:, 1], xyz[:, 2]
+    p = np.hypot(x, y)
+    theta = np.arctan2(z * _A, p * _B)
+    lat = np.arctan2(z + _EP2 * _B * np.sin(theta) ** 3, p - _E2 * _A * np.cos(theta) ** 3)
+    return np.degrees(np.arctan2(y, x)), np.degrees(lat)
