@@ -24,14 +24,14 @@ from functools import lru_cache
 
 import numpy as np
 import shapely
-from pyproj import CRS, Transformer
+from pyproj import Transformer
 from shapely import affinity
 from shapely.geometry import MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, Engine, text
 
 from landrelease.errors import LandReleaseError
-from landrelease.geometry import geodesic_area_m2, polygons_only, to_wgs84
+from landrelease.geometry import geodesic_area_m2, polygons_only
 from landrelease.indicators.balance import ClassBalance, items_destroyed, national_balance
 from landrelease.models import ActivityKind, Contamination, EventKind, HazardClass, ItemType
 from landrelease.regions import (
@@ -81,9 +81,8 @@ HOLE_SHARE = 0.10
 RECORDING_YEARS = (2015, 2018)
 RECORD_BATCH = 500
 
-#: Longest edge of a polygon handed to the ledger: 10 m in a UTM frame, 1e-4° in lon/lat.
+#: Longest straight edge (m) of a polygon drawn in a UTM zone, before it goes to lon/lat.
 MAX_EDGE_M = 20.0
-MAX_EDGE_DEG = 2e-4
 
 #: Yearly chance that an active hazard gets a release, by class and method. Tuned so that
 #: about half of the recorded area is released over seven field years.
@@ -231,14 +230,11 @@ def _to_utm(epsg: int) -> Transformer:
 
 
 @lru_cache(maxsize=4)
-def _crs(epsg: int) -> CRS:
-    return CRS.from_epsg(epsg)
+def _from_utm(epsg: int) -> Transformer:
+    return Transformer.from_crs(epsg, 4326, always_xy=True)
 
 
-def _project(geom: BaseGeometry, epsg: int) -> BaseGeometry:
-    """A lon/lat geometry in metres of a UTM zone."""
-    transformer = _to_utm(epsg)
-
+def _transformed(geom: BaseGeometry, transformer: Transformer) -> BaseGeometry:
     def _apply(coords: np.ndarray) -> np.ndarray:
         x, y = transformer.transform(coords[:, 0], coords[:, 1])
         return np.column_stack([x, y])
@@ -246,15 +242,22 @@ def _project(geom: BaseGeometry, epsg: int) -> BaseGeometry:
     return shapely.transform(geom, _apply)
 
 
-def _densify(geom: BaseGeometry, max_edge: float) -> BaseGeometry:
-    """Split edges longer than ``max_edge`` (in the geometry's own units).
+def _project(geom: BaseGeometry, epsg: int) -> BaseGeometry:
+    """A lon/lat geometry in metres of a UTM zone."""
+    return _transformed(geom, _to_utm(epsg))
 
-    The ledger cuts polygons with planar overlays in lon/lat but measures pieces along
-    geodesics, and a geodesic bows away from the straight lon/lat line (1.2 cm over 800 m in
-    BiH). Splitting a long edge at a cut point therefore moves area: up to several m² per
-    release, so pieces and remainder stop adding up to the hazard. The area moved shrinks with
-    the cube of the edge length: below 1e-3 m² per split at 20 m.
-    Densifying in UTM before transforming is also what keeps a surveyed straight line straight.
+
+def _unproject(geom: BaseGeometry, epsg: int) -> BaseGeometry:
+    """A geometry drawn in a UTM zone, in lon/lat (the ledger gets these with crs=4326)."""
+    return _transformed(geom, _from_utm(epsg))
+
+
+def _densify(geom: BaseGeometry, max_edge: float) -> BaseGeometry:
+    """Split edges longer than ``max_edge`` metres of a polygon drawn in a UTM zone.
+
+    A line a team walks straight in the field is straight in UTM, not in lon/lat: transforming
+    only its end points would move the land between them. (The ledger then puts vertices on
+    the geodesic of any longer lon/lat edge itself, so cuts and geodesic areas agree.)
     """
     return shapely.segmentize(geom, max_edge)
 
@@ -322,14 +325,14 @@ def _within_bih(
 
     geoBoundaries digitised the levels separately: a municipality overshoots its entity by up
     to a few m² in places, so clipping to the municipality alone can leave a hazard sticking
-    out of the country. Municipal boundaries bring long edges: densified again afterwards.
+    out of the country.
     """
     local = _clip(geom, muni.geom)
     if not any(entity.contains(local) for entity in entities):
         local = polygons_only(
             shapely.union_all([local.intersection(e) for e in entities if e.intersects(local)])
         )
-    return polygons_only(_densify(local, MAX_EDGE_DEG))
+    return local
 
 
 def _place(
@@ -346,7 +349,7 @@ def _place(
     epsg = _utm_epsg(Point(centre))
     cx, cy = _to_utm(epsg).transform(*centre)
     shape = affinity.translate(_shape(rng, area), cx, cy)
-    lonlat = to_wgs84(_densify(shape, MAX_EDGE_M), _crs(epsg))
+    lonlat = _unproject(_densify(shape, MAX_EDGE_M), epsg)
     geom = _within_bih(lonlat, muni, entities)
     if geom.is_empty or not MIN_AREA_M2 <= geodesic_area_m2(geom) <= MAX_AREA_M2:
         return None
@@ -764,7 +767,7 @@ def _correct(ledger: Ledger, state: _State, window: tuple[dt.date, dt.date], gro
     epsg = _utm_epsg(old)
     x, y = shapely.get_coordinates(_project(old, epsg))[0]
     radius = 0.4 * math.sqrt(hazard.area_m2 / math.pi)
-    patch = to_wgs84(_densify(Point(x, y).buffer(radius, quad_segs=8), MAX_EDGE_M), _crs(epsg))
+    patch = _unproject(_densify(Point(x, y).buffer(radius, quad_segs=8), MAX_EDGE_M), epsg)
     if grow:
         muni = state.municipalities[state.municipality_of[hazard.base_id]]
         geom = _within_bih(old.union(patch), muni, state.entities)

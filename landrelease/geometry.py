@@ -156,10 +156,13 @@ def prepare_polygon(
     *,
     label: str = "polygon",
     max_repair_change: float = MAX_REPAIR_CHANGE,
+    max_edge_m: float = MAX_EDGE_M,
 ) -> CleanPolygon:
     """Check, transform and repair one polygon; raise :class:`GeometryError` with the reason.
 
-    ``label`` names the feature in messages (e.g. ``"feature 12 (BA-0042)"``).
+    ``label`` names the feature in messages (e.g. ``"feature 12 (BA-0042)"``). ``max_edge_m``
+    is the longest edge kept (see :func:`densify_geodesic`): hazards and releases, which are cut,
+    need the default; reference boundaries, which only group figures, can take coarser edges.
     """
     if geom is None:
         raise GeometryProblem(f"{label}: no geometry", "null_geometry")
@@ -195,7 +198,7 @@ def prepare_polygon(
         geom = repaired
     oriented = polygons_only(shapely.orient_polygons(geom))
     area = geodesic_area_m2(oriented)  # the same before densifying, and far cheaper
-    clean = densify_geodesic(oriented)
+    clean = densify_geodesic(oriented, max_edge_m)
     if area < MIN_AREA_M2:
         raise GeometryProblem(
             f"{label}: area {area:.2f} m² is below the {MIN_AREA_M2:g} m² minimum "
@@ -223,6 +226,7 @@ def prepare_polygons(
     *,
     labels: Sequence[str],
     max_repair_change: float = MAX_REPAIR_CHANGE,
+    max_edge_m: float = MAX_EDGE_M,
 ) -> list[CleanPolygon | GeometryProblem]:
     """:func:`prepare_polygon` over many polygons, each refusal returned instead of raised.
 
@@ -241,7 +245,7 @@ def prepare_polygons(
     if parsed is not None and len(array):
         fast = np.isin(shapely.get_type_id(array), (3, 6)) & ~shapely.is_empty(array)
     if fast.any():
-        clean = _prepare_valid(array[fast], parsed)  # type: ignore[arg-type]
+        clean = _prepare_valid(array[fast], parsed, max_edge_m)  # type: ignore[arg-type]
         for position, pair in zip(np.flatnonzero(fast).tolist(), clean, strict=True):
             if pair is None:
                 fast[position] = False  # not valid or not plausible: the one-by-one path says why
@@ -259,13 +263,16 @@ def prepare_polygons(
                 parsed,
                 label=labels[position],
                 max_repair_change=max_repair_change,
+                max_edge_m=max_edge_m,
             )
         except GeometryProblem as exc:
             results[position] = exc
     return results  # type: ignore[return-value]
 
 
-def _prepare_valid(geoms: np.ndarray, crs: CRS) -> list[tuple[MultiPolygon, MultiPolygon] | None]:
+def _prepare_valid(
+    geoms: np.ndarray, crs: CRS, max_edge_m: float
+) -> list[tuple[MultiPolygon, MultiPolygon] | None]:
     """The clean MultiPolygon of each (Multi)Polygon and the same before densifying, or None
     where it needs the full path.
 
@@ -296,7 +303,7 @@ def _prepare_valid(geoms: np.ndarray, crs: CRS) -> list[tuple[MultiPolygon, Mult
     oriented = shapely.orient_polygons(multi[ok])
     kind, dense_coords, offsets = shapely.to_ragged_array(oriented)
     rings = offsets[0]
-    dense_coords, rings = _densify_rings(dense_coords, rings, MAX_EDGE_M)
+    dense_coords, rings = _densify_rings(dense_coords, rings, max_edge_m)
     dense = shapely.from_ragged_array(kind, dense_coords, (rings, *offsets[1:]))
     out: list[tuple[MultiPolygon, MultiPolygon] | None] = [None] * len(geoms)
     for position, geom, before in zip(np.flatnonzero(ok), dense, oriented, strict=True):

@@ -43,54 +43,86 @@ BUNDLED_LEVELS: dict[int, str] = {
     3: "bih_adm3.geojson",
 }
 
+#: Longest boundary edge kept (m). Boundaries are never cut by a release, only used to
+#: group figures, so they need not carry a vertex every 20 m like hazards (which would make
+#: them 35 times larger); at 200 m a piece split between two regions adds up to within
+#: about 0.1 m².
+BOUNDARY_MAX_EDGE_M = 200.0
+
 #: Simplification (degrees, about 1 m) of the boundaries compared to rank parents: see below.
 PARENT_RANK_TOLERANCE = 1e-5
 
+# A unit's parent is the unit of the nearest lower level loaded with the largest geodesic
+# overlap. The overlaps only rank candidates (the true parent holds ~100 %, a neighbour a
+# sliver), so they are measured on boundaries simplified by ~1 m: stored boundaries carry a
+# vertex every 200 m along each edge (geometry.prepare_polygon), which makes exact overlays of
+# whole municipalities several times slower without changing which parent wins. Douglas-Peucker
+# is 40x faster than the topology-preserving simplifier, which is the fallback if a simplified
+# shape comes out invalid.
+_SIMPLE = (
+    "CASE WHEN ST_IsValid(ST_Simplify({g}, :tol, true)) THEN ST_Simplify({g}, :tol, true)"
+    " ELSE ST_SimplifyPreserveTopology({g}, :tol) END"
+)
+
+# New units get their parent as they are inserted: linking afterwards would be an UPDATE of
+# every new row, which rewrites (and re-triggers on) rows holding large boundaries.
 _INSERT = text(
     """
-    WITH src AS (
-        SELECT s.code, s.name, ST_GeomFromWKB(s.wkb, 4326) AS geom
-        FROM unnest(CAST(:code AS text[]), CAST(:name AS text[]), CAST(:wkb AS bytea[]))
-            AS s(code, name, wkb)
+    WITH src AS MATERIALIZED (
+        SELECT s.code, s.name, s.geom, """  # noqa: S608 - only constant fragments are joined
+    + _SIMPLE.format(g="s.geom")
+    + """ AS simple
+        FROM (SELECT u.code, u.name, ST_GeomFromWKB(u.wkb, 4326) AS geom
+              FROM unnest(CAST(:code AS text[]), CAST(:name AS text[]), CAST(:wkb AS bytea[]))
+                  AS u(code, name, wkb)) s
+    ),
+    candidates AS MATERIALIZED (
+        SELECT r.id, """
+    + _SIMPLE.format(g="r.geom")
+    + """ AS simple
+        FROM regions r
+        WHERE r.admin_level = (SELECT max(admin_level) FROM regions WHERE admin_level < :level)
+    ),
+    shares AS (
+        SELECT s.code, c.id AS parent_id, lr_area_m2(ST_Intersection(c.simple, s.simple)) AS shared
+        FROM src s JOIN candidates c ON c.simple && s.simple
+    ),
+    parents AS (
+        SELECT DISTINCT ON (code) code, parent_id FROM shares
+        WHERE shared > 0 ORDER BY code, shared DESC, parent_id
     )
-    INSERT INTO regions (code, name, admin_level, geom, area_m2)
-    SELECT code, name, :level, geom, lr_area_m2(geom) FROM src
+    INSERT INTO regions (code, name, admin_level, geom, area_m2, parent_id)
+    SELECT s.code, s.name, :level, s.geom, lr_area_m2(s.geom), p.parent_id
+    FROM src s LEFT JOIN parents p USING (code)
     ON CONFLICT (code) DO NOTHING
     RETURNING id
     """
 )
 
-# Rows whose parent is missing, or sits further down than the nearest lower level now loaded,
-# take as parent the unit of that level with the largest geodesic overlap. Rows that already
-# have the right parent are not touched, so running this again updates nothing.
-#
-# The overlaps only rank candidates (the true parent holds ~100 %, a neighbour a sliver), so
-# they are measured on boundaries simplified by ~1 m: stored boundaries carry a vertex every
-# 20 m along each geodesic edge (geometry.prepare_polygon), which makes exact overlays of whole
-# municipalities several times slower without changing which parent wins. Douglas-Peucker is
-# 40x faster than the topology-preserving simplifier; the latter is the fallback if a shape
-# comes out invalid.
-_LINK_PARENTS = text(
+# Units of higher levels loaded earlier whose parent is missing, or sits further down than
+# the level just loaded, move to the unit of that level with the largest overlap. Rows that
+# already have the right parent are not touched, so running this again updates nothing.
+_ADOPT = text(
     """
-    WITH simplified AS MATERIALIZED (
-        SELECT r.id, r.admin_level, r.parent_id,
-               CASE WHEN ST_IsValid(s.g) THEN s.g
-                    ELSE ST_SimplifyPreserveTopology(r.geom, :tol) END AS g
-        FROM regions r
-        CROSS JOIN LATERAL (SELECT ST_Simplify(r.geom, :tol, true) AS g) s
+    WITH needing AS MATERIALIZED (
+        SELECT c.id, """  # noqa: S608 - only constant fragments are joined
+    + _SIMPLE.format(g="c.geom")
+    + """ AS simple
+        FROM regions c LEFT JOIN regions p ON p.id = c.parent_id
+        WHERE c.admin_level > :level
+          AND NOT EXISTS (SELECT 1 FROM regions m
+                          WHERE m.admin_level > :level AND m.admin_level < c.admin_level)
+          AND (p.id IS NULL OR p.admin_level < :level)
     ),
-    needing AS (
-        SELECT c.id, c.g, nearest.level AS parent_level
-        FROM simplified c
-        CROSS JOIN LATERAL (
-            SELECT max(r.admin_level) AS level FROM regions r WHERE r.admin_level < c.admin_level
-        ) nearest
-        LEFT JOIN regions p ON p.id = c.parent_id
-        WHERE nearest.level IS NOT NULL AND (p.id IS NULL OR p.admin_level < nearest.level)
+    candidates AS MATERIALIZED (
+        SELECT r.id, """
+    + _SIMPLE.format(g="r.geom")
+    + """ AS simple
+        FROM regions r WHERE r.admin_level = :level
     ),
     shares AS (
-        SELECT n.id, r.id AS parent_id, lr_area_m2(ST_Intersection(r.g, n.g)) AS shared
-        FROM needing n JOIN simplified r ON r.admin_level = n.parent_level AND r.g && n.g
+        SELECT n.id, c.id AS parent_id, lr_area_m2(ST_Intersection(c.simple, n.simple)) AS shared
+        FROM needing n JOIN candidates c ON c.simple && n.simple
     ),
     best AS (
         SELECT DISTINCT ON (id) id, parent_id FROM shares
@@ -194,7 +226,9 @@ def read_regions(
         if unit.code in skip:
             continue
         try:
-            clean = prepare_polygon(unit.geom, crs, label=unit.label)
+            clean = prepare_polygon(
+                unit.geom, crs, label=unit.label, max_edge_m=BOUNDARY_MAX_EDGE_M
+            )
         except LandReleaseError as exc:
             problems.append(str(exc))
             continue
@@ -212,10 +246,10 @@ def _refuse(path: Path, problems: list[str]) -> None:
 
 
 def insert_regions(connection: Connection, shapes: Sequence[RegionShape], *, level: int) -> int:
-    """Insert regions of ``level`` whose code is new, then link parents; returns how many.
+    """Insert regions of ``level`` whose code is new, with their parents; returns how many.
 
-    A code already present is skipped (its row is left as it is). Parents are linked for
-    this level and for any higher level loaded earlier.
+    A code already present is skipped (its row is left as it is). Units of higher levels
+    loaded earlier move under the new units where these are now their nearest lower level.
     """
     if not 0 <= level <= 9:
         raise LandReleaseError(f"admin level {level} is outside 0..9")
@@ -229,10 +263,15 @@ def insert_regions(connection: Connection, shapes: Sequence[RegionShape], *, lev
                 "name": [s.name for s in shapes],
                 "wkb": [shapely.to_wkb(s.geom, include_srid=False) for s in shapes],
                 "level": level,
+                "tol": PARENT_RANK_TOLERANCE,
             },
         ).all()
-        if inserted:
-            connection.execute(_LINK_PARENTS, {"tol": PARENT_RANK_TOLERANCE})
+        higher = connection.execute(
+            text("SELECT EXISTS (SELECT 1 FROM regions WHERE admin_level > :level)"),
+            {"level": level},
+        ).scalar_one()
+        if inserted and higher:
+            connection.execute(_ADOPT, {"level": level, "tol": PARENT_RANK_TOLERANCE})
     return len(inserted)
 
 
