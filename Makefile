@@ -12,6 +12,7 @@ demo: deps
 	$(BIN)/landrelease demo
 
 test: deps
+	@bash scripts/system-deps.sh --with-browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 deps: system $(VENV)/.installed
@@ -31,6 +32,8 @@ lint: deps
 
 bench: deps
 	$(BIN)/python benchmarks/release_benchmark.py
+	$(BIN)/python benchmarks/import_benchmark.py
+	$(BIN)/python benchmarks/map_benchmark.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -32,6 +32,7 @@ from landrelease.maps.encode import (
     encode_polygons,
     encode_unsigned,
     script_json,
+    simplify_keeping_topology,
 )
 from landrelease.maps.raster import png_bytes
 from landrelease.maps.styles import CLASS_STYLES, METHOD_STYLES, choropleth_breaks
@@ -91,6 +92,24 @@ def test_polygons_decode_to_their_vertices_within_half_a_grid_step() -> None:
                 got = np.asarray(flat).reshape(-1, 2)
                 assert got.shape == original.shape
                 assert np.abs(got - original).max() <= step / 2 + 1e-12
+
+
+def test_simplification_never_loses_a_hole_a_part_or_validity() -> None:
+    outer = box(18.0, 44.0, 18.01, 44.01)
+    tiny_hole = box(18.005, 44.005, 18.005002, 44.005002)  # smaller than the tolerance
+    holed = outer.difference(tiny_hole)
+    two_parts = MultiPolygon([box(18, 44, 18.001, 44.001), box(18.1, 44, 18.100003, 44.000003)])
+    zigzag_ring = Polygon(
+        [(18, 44), (18.002, 44.000004), (18.004, 44), (18.004, 44.003), (18, 44.003)]
+    )
+    geoms = np.array([holed, two_parts, zigzag_ring], dtype=object)
+    fast = shapely.simplify(geoms, 5e-6, preserve_topology=False)
+    assert len(fast[0].interiors) == 0 or fast[1].is_empty or len(fast[1].geoms) < 2  # DP breaks
+    kept = simplify_keeping_topology(geoms, 5e-6)
+    assert shapely.is_valid(kept).all()
+    assert len(kept[0].interiors) == 1
+    assert len(kept[1].geoms) == 2
+    assert kept[2].area == pytest.approx(zigzag_ring.area, rel=1e-2)
 
 
 def test_script_json_cannot_close_its_element_and_parses_back() -> None:

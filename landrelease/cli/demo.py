@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from landrelease.config import load_settings
@@ -19,6 +21,7 @@ def demo(hazards: int, seed: int) -> None:
     database is never touched.
     """
     from landrelease.demo import run_demo
+    from landrelease.maps import write_demo_maps
 
     settings = load_settings()
     name = f"{settings.database}_demo"
@@ -27,5 +30,7 @@ def demo(hazards: int, seed: int) -> None:
     engine = connect(settings, database=name)
     try:
         run_demo(engine, hazards=hazards, seed=seed, echo=click.echo)
+        for path in write_demo_maps(engine, Path("maps")):
+            click.echo(f"map: {path}")
     finally:
         engine.dispose()

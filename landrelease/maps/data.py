@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon
-from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, Row, text
 
 from landrelease.errors import LandReleaseError
@@ -174,31 +173,69 @@ def _choropleth_rows(rows: Sequence[Row[Any]], region_row: Row[Any] | None) -> l
     return per_level[max(fitting)]
 
 
+def _region_of(region_geoms: np.ndarray, geoms: np.ndarray) -> np.ndarray:
+    """Index of the region holding each geometry's interior point, -1 for none.
+
+    Each region is prepared once and tested against the points in its bounding box (far
+    faster than a tree query per point against detailed boundaries); a point on a boundary
+    shared by two regions goes to the first of them only.
+    """
+    owner = np.full(len(geoms), -1, dtype=np.int64)
+    if len(geoms) == 0:
+        return owner
+    x, y = shapely.get_coordinates(shapely.point_on_surface(geoms)).T
+    for index, region in enumerate(region_geoms):
+        shapely.prepare(region)
+        west, south, east, north = region.bounds
+        candidates = np.flatnonzero(
+            (owner < 0) & (x >= west) & (x <= east) & (y >= south) & (y <= north)
+        )
+        inside = shapely.intersects_xy(region, x[candidates], y[candidates])
+        owner[candidates[inside]] = index
+    return owner
+
+
+def _overlapping(geoms: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Which geometries share interior with another of the same group (region and class)."""
+    involved = np.zeros(len(geoms), dtype=bool)
+    if len(geoms) < 2:
+        return involved
+    left, right = shapely.STRtree(geoms).query(geoms)  # bounding boxes only: cheap
+    keep = (left < right) & (group[left] == group[right]) & (group[left] >= 0)
+    left, right = left[keep], right[keep]
+    overlap = shapely.relate_pattern(geoms[left], geoms[right], "2********")
+    involved[left[overlap]] = True
+    involved[right[overlap]] = True
+    return involved
+
+
 def _remaining_by_region(
     regions: list[tuple[Row[Any], MultiPolygon]], hazards: list[MapHazard]
 ) -> list[RegionArea]:
-    """Remaining m² per class and hazard count of each region, unions where hazards overlap."""
-    active = [h for h in hazards if h.geom is not None]
-    result: list[RegionArea] = []
+    """Remaining m² per class and hazard count of each region, no m² counted twice.
+
+    Stored areas are summed, except for hazards that overlap another of the same class in the
+    same region: those count by the geodesic area of their union.
+    """
     if not regions:
-        return result
-    region_geoms = np.array([g for _, g in regions], dtype=object)
-    members: dict[int, list[int]] = defaultdict(list)
-    if active:
-        points = shapely.point_on_surface(np.array([h.geom for h in active], dtype=object))
-        tree = shapely.STRtree(region_geoms)
-        point_index, region_index = tree.query(points, predicate="within")
-        seen: set[int] = set()
-        for p, r in zip(point_index.tolist(), region_index.tolist(), strict=True):
-            if p not in seen:  # a point on a shared boundary belongs to the first region only
-                seen.add(p)
-                members[r].append(p)
+        return []
+    active = [h for h in hazards if h.geom is not None]
+    geoms = np.array([h.geom for h in active], dtype=object)
+    areas = np.array([h.area_m2 for h in active], dtype=np.float64)
+    classes = ("SHA", "CHA")
+    class_index = np.array([classes.index(h.hazard_class) for h in active], dtype=np.int64)
+    region = _region_of(np.array([g for _, g in regions], dtype=object), geoms)
+    group = np.where(region >= 0, region * len(classes) + class_index, -1)
+    involved = _overlapping(geoms, group)
+    result = []
     for index, (row, geom) in enumerate(regions):
-        remaining = {"SHA": 0.0, "CHA": 0.0}
-        inside = members.get(index, [])
-        for cls in remaining:
-            chosen = [active[i] for i in inside if active[i].hazard_class == cls]
-            remaining[cls] = _union_area([h.geom for h in chosen], [h.area_m2 for h in chosen])
+        remaining: dict[str, float] = {}
+        for k, cls in enumerate(classes):
+            mine = group == index * len(classes) + k
+            plain = float(areas[mine & ~involved].sum())
+            tangled = mine & involved
+            union = geodesic_area_m2(shapely.union_all(geoms[tangled])) if tangled.any() else 0.0
+            remaining[cls] = plain + union
         result.append(
             RegionArea(
                 code=row.code,
@@ -206,24 +243,10 @@ def _remaining_by_region(
                 admin_level=row.admin_level,
                 geom=geom,
                 remaining_m2=remaining,
-                hazards=len(inside),
+                hazards=int((region == index).sum()),
             )
         )
     return result
-
-
-def _union_area(geoms: list[BaseGeometry], areas: list[float]) -> float:
-    """Σ of the stored areas, or the geodesic area of the union when any two overlap."""
-    if len(geoms) < 2:
-        return float(sum(areas))
-    array = np.array(geoms, dtype=object)
-    left, right = shapely.STRtree(array).query(array, predicate="intersects")
-    pairs = left < right
-    if pairs.any():
-        overlap = shapely.relate_pattern(array[left[pairs]], array[right[pairs]], "2********")
-        if overlap.any():
-            return geodesic_area_m2(shapely.union_all(array))
-    return float(sum(areas))
 
 
 def load_map_data(connection: Connection, as_of: dt.date, *, region: str | None = None) -> MapData:

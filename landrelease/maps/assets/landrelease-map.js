@@ -442,13 +442,15 @@
   Controller.prototype.createLayer = function (key, state) {
     var self = this, index = +key.slice(1), layer, group;
     if (key[0] === 'h') {
-      layer = L.polygon(latLngs(this.hg, index), L.extend({ renderer: this.renderer }, this.hazardStyle(index)));
+      layer = L.polygon(latLngs(this.hg, index),
+        L.extend({ renderer: this.renderer }, this.hazardStyle(index)));
       group = this.classGroups[this.data.lookups.classes[this.data.hazards.cls[index]]];
       layer.on('click', function (e) {
         if (!self.measure.active) self.openPopup(e.latlng, self.hazardPopup(index));
       });
     } else {
-      layer = L.polygon(latLngs(this.pg, index), L.extend({ renderer: this.renderer }, this.pieceStyle(index, state)));
+      layer = L.polygon(latLngs(this.pg, index),
+        L.extend({ renderer: this.renderer }, this.pieceStyle(index, state)));
       var p = this.data.pieces;
       group = state === 'released'
         ? this.methodGroups[this.data.lookups.methods[p.m[index]]]
@@ -528,7 +530,8 @@
       ['Total remaining', formatArea(r.sha[i] + r.cha[i]), 'total'],
       ['Active hazards', String(r.count[i]), 'count']
     ]));
-    box.appendChild(el('div', 'lr-note', 'As of ' + this.data.asOf + '; each hazard counted once, in the region holding its interior point.'));
+    box.appendChild(el('div', 'lr-note', 'As of ' + this.data.asOf +
+      '; each hazard counted once, in the region holding its interior point; overlaps once.'));
     return box;
   };
 
@@ -586,7 +589,8 @@
       if (this.pieceState(j) === 'released') { total += p.area[j] / 10; n++; }
     }
     this.yearSummary.textContent = (this.onlyYear ? 'Released in ' : 'Released by the end of ') +
-      this.year + ': ' + fixed(total / 10000, 1) + ' ha in ' + n + (n === 1 ? ' release' : ' releases');
+      this.year + ': ' + fixed(total / 10000, 1) + ' ha in ' + fixed(n, 0) +
+      (n === 1 ? ' release' : ' releases');
   };
 
   Controller.prototype.addLegend = function (legend) {
@@ -768,7 +772,9 @@
     var pts = this.points, length = 0;
     for (var i = 1; i < pts.length; i++) length += geodesicDistance(pts[i - 1], pts[i]);
     this.layer.clearLayers();
-    var style = { renderer: this.renderer, color: '#1A1A1A', weight: 2, dashArray: '6 4', interactive: false };
+    var style = {
+      renderer: this.renderer, color: '#1A1A1A', weight: 2, dashArray: '6 4', interactive: false
+    };
     if (pts.length >= 3) {
       this.layer.addLayer(L.polygon(pts, L.extend({ fillOpacity: 0.1 }, style)));
     } else if (pts.length === 2) {
