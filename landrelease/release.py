@@ -880,7 +880,7 @@ class Ledger:
                 ),
                 {"id": old.id, "g": _wkb(clean)},
             ).one()
-            if row.geom is None or row.area <= 0:
+            if row.geom is None or row.area < MIN_AREA_M2:
                 raise NoOverlap(
                     f"{label}: the polygon does not overlap land released from hazard {national_id}"
                 )

@@ -18,7 +18,10 @@ from landrelease.config import load_settings
 from landrelease.db.engine import connect, recreate_database
 from landrelease.errors import ConfigurationError
 
-TABLES = "imports, ledger_events, activity_items, activities, hazards, organisations, regions"
+TABLES = (
+    "published_reports, work_plans, imports, ledger_events, activity_items, activities, hazards,"
+    " organisations, regions"
+)
 
 
 def _unavailable(reason: str) -> None:

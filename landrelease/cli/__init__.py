@@ -33,7 +33,7 @@ def main() -> None:
 
 
 def _register() -> None:
-    from landrelease.cli import db, demo, hazard, ingest, release
+    from landrelease.cli import db, demo, hazard, ingest, plan, release, report
     from landrelease.cli import map as map_cli
 
     main.add_command(db.db)
@@ -43,6 +43,8 @@ def _register() -> None:
     main.add_command(map_cli.map_command)
     main.add_command(ingest.import_command)
     main.add_command(ingest.profile)
+    main.add_command(report.report)
+    main.add_command(plan.plan)
 
 
 _register()

@@ -22,6 +22,7 @@ def demo(hazards: int, seed: int) -> None:
     """
     from landrelease.demo import run_demo
     from landrelease.maps import write_demo_maps
+    from landrelease.reports.build import write_demo_reports
 
     settings = load_settings()
     name = f"{settings.database}_demo"
@@ -32,5 +33,7 @@ def demo(hazards: int, seed: int) -> None:
         run_demo(engine, hazards=hazards, seed=seed, echo=click.echo)
         for path in write_demo_maps(engine, Path("maps")):
             click.echo(f"map: {path}")
+        for path in write_demo_reports(engine, Path("maps") / "reports"):
+            click.echo(f"report: {path}")
     finally:
         engine.dispose()

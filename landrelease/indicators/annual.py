@@ -20,9 +20,11 @@ Where each figure comes from, and why:
     ledger) intersected with the regions in PostGIS. It shares nothing with the flows but the
     ledger's geometry, so the gap column is a real check: a lost event, a piece outside its
     hazard, a wrong sign or class, an ``event_regions`` row gone stale all show as a gap.
-  - ``ledger`` (fast; what the 100k-hazard benchmark times): a separate query summing each
-    hazard's signed areas per region up to the date. It checks the grouping of flows, not the
-    ledger against geometry, because both sides read the same stored areas.
+  - ``ledger`` (fast; what the 100k-hazard benchmark times): ``stock_spans``, each hazard's
+    remaining area per region as a step function of time, rewritten by the ledger trigger for
+    every hazard an insert touches. It is computed apart from the flows (running sums per
+    hazard rather than the year's events), so a lost or stale stored row shows as a gap; but it
+    does not re-measure geometry, since both sides come from areas stored with the events.
 
 - **National totals** come from the ledger and the snapshot directly, never by adding up
   regions, so land outside every region still counts; when the national figures differ from
@@ -31,7 +33,7 @@ Where each figure comes from, and why:
   Σ areas − area of their union. Candidate pairs come from ``event_overlaps`` (written with the
   ledger): a hazard's land on a date is the signed sum of its pieces, so a pair's overlap on
   that date is the signed sum of their pieces' overlaps, with no spatial self-join. Only the
-  hazards of pairs that still overlap are unioned, from their snapshot geometry.
+  hazards of pairs that still overlap are replayed and unioned, cluster by cluster.
 - **Items destroyed** belong to activities, not to land: an activity's items count whole in
   the class and year where it moved most land, and in the region of that class and year where
   it moved most land (an Article 7 report counts items, it does not split them).
@@ -41,7 +43,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 
 import shapely
@@ -79,6 +82,21 @@ FLOW_FIELDS: tuple[str, ...] = tuple(dict.fromkeys(FLOW_OF_EVENT.values()))
 OUTFLOWS = frozenset({"confirmed_out_m2", "cancelled_m2", "reduced_m2", "cleared_m2"})
 
 
+@contextmanager
+def without_jit(connection: Connection) -> Iterator[None]:
+    """Plan the report's queries with JIT off, then restore the setting.
+
+    A server's JIT compiles a statement once its estimated cost passes ``jit_above_cost``;
+    compiling costs 0.1-2 s, more than these queries take (a 100k-hazard table runs in 0.3 s).
+    The setting is local to the transaction and put back as it was (after an error the
+    transaction is rolled back, which drops the setting anyway).
+    """
+    before = connection.execute(text("SELECT current_setting('jit')")).scalar_one()
+    connection.execute(text("SELECT set_config('jit', 'off', true)"))
+    yield
+    connection.execute(text("SELECT set_config('jit', :v, true)"), {"v": before})
+
+
 def year_bounds(year: int) -> tuple[dt.date, dt.date]:
     """First and last day of a calendar year."""
     return dt.date(year, 1, 1), dt.date(year, 12, 31)
@@ -114,6 +132,8 @@ class AnnualRow:
     closing_m2: float = 0.0
     overlap_m2: float = 0.0  # counted twice in closing where remaining hazards overlap
     items: Mapping[str, int] = field(default_factory=dict)
+    # For a row derived from others (national - sum of regions): the sum of their tolerances.
+    derived_tolerance_m2: float | None = None
 
     @property
     def released_m2(self) -> float:
@@ -136,6 +156,8 @@ class AnnualRow:
 
     @property
     def tolerance_m2(self) -> float:
+        if self.derived_tolerance_m2 is not None:
+            return self.derived_tolerance_m2
         scale = self.opening_m2 + self.recorded_m2 + self.confirmed_in_m2 + self.reopened_m2
         scale += abs(self.corrected_m2)
         return tolerance_m2(max(self.opening_count, self.closing_count) + 1, scale)
@@ -159,7 +181,9 @@ class AnnualRow:
 
 
 NUMERIC_FIELDS: tuple[str, ...] = tuple(
-    f.name for f in fields(AnnualRow) if f.name not in ("year", "region", "hazard_class", "items")
+    f.name
+    for f in fields(AnnualRow)
+    if f.name not in ("year", "region", "hazard_class", "items", "derived_tolerance_m2")
 )
 
 
@@ -193,9 +217,7 @@ class AnnualTable:
 
     def national(self, hazard_class: str = ALL_CLASSES) -> AnnualRow:
         return next(
-            row
-            for row in self.rows
-            if row.region == NATIONAL and row.hazard_class == hazard_class
+            row for row in self.rows if row.region == NATIONAL and row.hazard_class == hazard_class
         )
 
     @property
@@ -213,11 +235,9 @@ class AnnualTable:
 
 _FLOWS_REGIONAL = text(
     """
-    SELECT er.region_id, e.hazard_class, e.kind, e.sign, sum(er.area_m2) AS area
-    FROM ledger_events e
-    JOIN event_regions er ON er.event_id = e.id
-    JOIN regions r ON r.id = er.region_id
-    WHERE r.admin_level = :level AND e.effective_date BETWEEN :start AND :end
+    SELECT region_id, hazard_class, kind, sign, sum(area_m2) AS area
+    FROM event_regions
+    WHERE admin_level = :level AND effective_date BETWEEN :start AND :end
     GROUP BY 1, 2, 3, 4
     """
 )
@@ -258,49 +278,46 @@ class Stock:
     area_m2: float = 0.0
 
 
-_LEDGER_STOCKS_REGIONAL = text(
+# Stocks come from ``stock_spans``: each hazard's remaining area per region (and whole) as a
+# step function of time, kept by the ledger trigger, read here for both dates in one scan. It
+# is a separate computation from the flows (running sums per hazard, not sums of the year's
+# events), so a span left stale by a lost rewrite shows as a gap; it checks the bookkeeping,
+# not the geometry, because both sides come from the same stored areas.
+_LEDGER_STOCKS = text(
     """
     SELECT region_id, hazard_class,
-           count(*) FILTER (WHERE stock >= :min_m2) AS n, sum(stock) AS area
-    FROM (
-        SELECT er.region_id, e.hazard_id, e.hazard_class, sum(e.sign * er.area_m2) AS stock
-        FROM ledger_events e
-        JOIN event_regions er ON er.event_id = e.id
-        JOIN regions r ON r.id = er.region_id
-        WHERE r.admin_level = :level AND e.effective_date <= :d
-        GROUP BY 1, 2, 3
-    ) per_hazard
+           count(*) FILTER (WHERE valid_from <= :d_open AND area_m2 >= :min_m2) AS n_open,
+           COALESCE(sum(area_m2) FILTER (WHERE valid_from <= :d_open), 0) AS opening,
+           count(*) FILTER (WHERE (valid_until IS NULL OR valid_until > :d_close)
+                                  AND area_m2 >= :min_m2) AS n_close,
+           COALESCE(sum(area_m2) FILTER (WHERE valid_until IS NULL OR valid_until > :d_close), 0)
+               AS closing
+    FROM stock_spans
+    WHERE (admin_level = :level OR admin_level IS NULL)
+      AND valid_from <= :d_close AND (valid_until IS NULL OR valid_until > :d_open)
     GROUP BY 1, 2
     """
 )
 
-_LEDGER_STOCKS_NATIONAL = text(
-    """
-    SELECT hazard_class, count(*) FILTER (WHERE stock >= :min_m2) AS n, sum(stock) AS area
-    FROM (
-        SELECT e.hazard_id, e.hazard_class, sum(e.sign * e.area_m2) AS stock
-        FROM ledger_events e WHERE e.effective_date <= :d
-        GROUP BY 1, 2
-    ) per_hazard
-    GROUP BY 1
-    """
-)
 
-
-def _ledger_stocks(connection: Connection, level: int, as_of: dt.date) -> dict[Key, Stock]:
-    params = {"level": level, "d": as_of, "min_m2": COUNT_MIN_M2}
-    stocks: dict[Key, Stock] = {}
-    for row in connection.execute(_LEDGER_STOCKS_REGIONAL, params):
-        stocks[(row.region_id, row.hazard_class)] = Stock(int(row.n), float(row.area))
-    for row in connection.execute(_LEDGER_STOCKS_NATIONAL, params):
-        stocks[(None, row.hazard_class)] = Stock(int(row.n), float(row.area))
-    return stocks
+def _ledger_stocks(
+    connection: Connection, level: int, opening: dt.date, closing: dt.date
+) -> tuple[dict[Key, Stock], dict[Key, Stock]]:
+    params = {"level": level, "d_open": opening, "d_close": closing, "min_m2": COUNT_MIN_M2}
+    at_open: dict[Key, Stock] = {}
+    at_close: dict[Key, Stock] = {}
+    for row in connection.execute(_LEDGER_STOCKS, params):
+        key = (row.region_id, row.hazard_class)
+        at_open[key] = Stock(int(row.n_open), float(row.opening))
+        at_close[key] = Stock(int(row.n_close), float(row.closing))
+    return at_open, at_close
 
 
 # The snapshot's hazards, sent back as arrays and intersected with the regions of the level.
 # Regions are the outer loop, so each region's geometry is prepared once (see migration 0002).
-_SNAPSHOT_IN_REGIONS = """
-    states AS MATERIALIZED (
+_GEOMETRY_STOCKS_REGIONAL = text(
+    """
+    WITH states AS MATERIALIZED (
         SELECT u.hazard_id, u.hazard_class, ST_GeomFromWKB(u.wkb, 4326) AS geom, u.area
         FROM unnest(CAST(:ids AS bigint[]), CAST(:classes AS text[]), CAST(:wkbs AS bytea[]),
                     CAST(:areas AS double precision[])) AS u(hazard_id, hazard_class, wkb, area)
@@ -310,17 +327,12 @@ _SNAPSHOT_IN_REGIONS = """
         FROM (SELECT id, geom, ST_Envelope(geom) AS env FROM regions
               WHERE admin_level = :level OFFSET 0) r
         CROSS JOIN LATERAL (
-            SELECT s.hazard_id, s.hazard_class, lr_area_within_m2(s.geom, s.area, r.geom) AS area
+            SELECT s.hazard_id, s.hazard_class,
+                   lr_area_within_m2(s.geom, s.area, r.id, r.geom) AS area
             FROM states s WHERE s.geom && r.env OFFSET 0
         ) x
         WHERE x.area > 0
     )
-"""
-
-_GEOMETRY_STOCKS_REGIONAL = text(
-    "WITH "
-    + _SNAPSHOT_IN_REGIONS
-    + """
     SELECT region_id, hazard_class,
            count(*) FILTER (WHERE area >= :min_m2) AS n, sum(area) AS area
     FROM within GROUP BY 1, 2
@@ -351,16 +363,33 @@ def _geometry_stocks(connection: Connection, level: int, as_of: dt.date) -> dict
 
 
 def stocks(
-    connection: Connection, level: int, as_of: dt.date, check: CheckMethod
+    connection: Connection, level: int, as_of: dt.date, check: CheckMethod | str
 ) -> dict[Key, Stock]:
     """Open hazards and remaining area per (region of ``level``, class) and nationally."""
     if CheckMethod(check) is CheckMethod.GEOMETRY:
         return _geometry_stocks(connection, level, as_of)
-    return _ledger_stocks(connection, level, as_of)
+    return _ledger_stocks(connection, level, as_of, as_of)[1]
+
+
+def _stock_pair(
+    connection: Connection,
+    level: int,
+    opening: dt.date,
+    closing: dt.date,
+    check: CheckMethod,
+    known_opening: Mapping[Key, Stock] | None,
+) -> tuple[Mapping[Key, Stock], Mapping[Key, Stock]]:
+    if check is CheckMethod.LEDGER:
+        ledger_open, ledger_close = _ledger_stocks(connection, level, opening, closing)
+        return (known_opening if known_opening is not None else ledger_open), ledger_close
+    if known_opening is None:
+        known_opening = _geometry_stocks(connection, level, opening)
+    return known_opening, _geometry_stocks(connection, level, closing)
 
 
 # -- overlaps ------------------------------------------------------------------------------
 
+# Pairs of hazards that overlap on the date: the signed sum of their pieces' overlaps.
 _OVERLAPPING_PAIRS = text(
     """
     SELECT least(a.hazard_id, b.hazard_id) AS h1, greatest(a.hazard_id, b.hazard_id) AS h2
@@ -373,18 +402,34 @@ _OVERLAPPING_PAIRS = text(
     """
 )
 
-# Σ areas − area of the union, per region of the level and for each set of hazards (a class,
-# or all): the ground the set counts more than once.
+# The few hazards of overlapping pairs, replayed from the ledger (lr_hazard_geom_as_of, the
+# replay snapshot.py uses) with the class of their latest added piece.
+_REPLAYED = text(
+    """
+    SELECT h.id, h.national_id, h.name, h.contamination, ST_AsBinary(g.geom) AS wkb,
+           lr_area_m2(g.geom) AS area,
+           (SELECT e.hazard_class FROM ledger_events e
+            WHERE e.hazard_id = h.id AND e.sign = 1 AND e.effective_date <= :d
+            ORDER BY e.effective_date DESC, e.id DESC LIMIT 1) AS hazard_class
+    FROM hazards h CROSS JOIN LATERAL (SELECT lr_hazard_geom_as_of(h.id, :d) AS geom) g
+    WHERE h.id = ANY(:ids) AND g.geom IS NOT NULL
+    """
+)
+
+# Shapes of weight +1 (each hazard of a cluster) and -1 (the cluster's union), measured within
+# each region of the level and as a whole: the weighted sum is Σ areas − area of the union,
+# the ground counted more than once. Clusters are connected groups of overlapping hazards, so
+# every union stays local and small.
 _EXCESS = text(
     """
     WITH members AS MATERIALIZED (
-        SELECT u.set_key, ST_GeomFromWKB(u.wkb, 4326) AS geom, u.area
-        FROM unnest(CAST(:keys AS text[]), CAST(:wkbs AS bytea[]),
-                    CAST(:areas AS double precision[])) AS u(set_key, wkb, area)
+        SELECT u.set_key, u.cluster, ST_GeomFromWKB(u.wkb, 4326) AS geom, u.area
+        FROM unnest(CAST(:keys AS text[]), CAST(:clusters AS int[]), CAST(:wkbs AS bytea[]),
+                    CAST(:areas AS double precision[])) AS u(set_key, cluster, wkb, area)
     ),
     unions AS MATERIALIZED (
         SELECT set_key, ST_Multi(ST_CollectionExtract(ST_Union(geom), 3)) AS geom
-        FROM members GROUP BY set_key
+        FROM members GROUP BY set_key, cluster
     ),
     shapes AS MATERIALIZED (
         SELECT set_key, geom, area, 1 AS weight FROM members
@@ -396,7 +441,7 @@ _EXCESS = text(
         FROM (SELECT id, geom, ST_Envelope(geom) AS env FROM regions
               WHERE admin_level = :level OFFSET 0) r
         CROSS JOIN LATERAL (
-            SELECT s.set_key, s.weight, lr_area_within_m2(s.geom, s.area, r.geom) AS area
+            SELECT s.set_key, s.weight, lr_area_within_m2(s.geom, s.area, r.id, r.geom) AS area
             FROM shapes s WHERE s.geom && r.env OFFSET 0
         ) x
         GROUP BY 1, 2
@@ -407,24 +452,34 @@ _EXCESS = text(
     """
 )
 
+# Each pair's overlap and the regions of the level it lies in.
 _PAIR_DETAILS = text(
     """
     WITH states AS MATERIALIZED (
         SELECT u.hazard_id, ST_GeomFromWKB(u.wkb, 4326) AS geom
         FROM unnest(CAST(:ids AS bigint[]), CAST(:wkbs AS bytea[])) AS u(hazard_id, wkb)
     ),
-    pairs AS (
-        SELECT p.h1, p.h2, ST_CollectionExtract(ST_Intersection(a.geom, b.geom), 3) AS geom
+    pairs AS MATERIALIZED (
+        SELECT p.h1, p.h2, ST_Multi(ST_CollectionExtract(ST_Intersection(a.geom, b.geom), 3))
+                   AS geom
         FROM unnest(CAST(:h1 AS bigint[]), CAST(:h2 AS bigint[])) AS p(h1, h2)
         JOIN states a ON a.hazard_id = p.h1
         JOIN states b ON b.hazard_id = p.h2
+    ),
+    measured AS MATERIALIZED (
+        SELECT h1, h2, geom, lr_area_m2(geom) AS area FROM pairs
     )
-    SELECT p.h1, p.h2, lr_area_m2(p.geom) AS area,
-           (SELECT string_agg(r.code, ', ' ORDER BY r.code) FROM regions r
-            WHERE r.admin_level = :level AND ST_Intersects(r.geom, p.geom)
-              AND lr_area_m2(ST_CollectionExtract(ST_Intersection(r.geom, p.geom), 3)) > 0)
-               AS regions
-    FROM pairs p
+    SELECT m.h1, m.h2, m.area, NULL AS region
+    FROM measured m
+    UNION ALL
+    SELECT x.h1, x.h2, x.area, r.code
+    FROM (SELECT id, code, geom, ST_Envelope(geom) AS env FROM regions
+          WHERE admin_level = :level OFFSET 0) r
+    CROSS JOIN LATERAL (
+        SELECT m.h1, m.h2, lr_area_within_m2(m.geom, m.area, r.id, r.geom) AS area
+        FROM measured m WHERE m.geom && r.env AND m.area > 0 OFFSET 0
+    ) x
+    WHERE x.area > 0
     """
 )
 
@@ -437,6 +492,46 @@ class Overlaps:
     pairs: list[OverlapPair]
 
 
+def _clusters(pairs: Sequence[tuple[int, int]]) -> dict[int, int]:
+    """Connected groups of hazards linked by the pairs (union-find): hazard -> cluster number."""
+    parent: dict[int, int] = {}
+
+    def root(h: int) -> int:
+        parent.setdefault(h, h)
+        while parent[h] != h:
+            parent[h] = parent[parent[h]]
+            h = parent[h]
+        return h
+
+    for a, b in pairs:
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    roots = sorted({root(h) for h in parent})
+    number = {r: i for i, r in enumerate(roots)}
+    return {h: number[root(h)] for h in parent}
+
+
+def _replayed_states(
+    connection: Connection, ids: Sequence[int], as_of: dt.date
+) -> tuple[dict[int, HazardState], dict[int, str | None]]:
+    """States (and names) of a few hazards on a date, without a whole-ledger snapshot."""
+    states: dict[int, HazardState] = {}
+    names: dict[int, str | None] = {}
+    for row in connection.execute(_REPLAYED, {"ids": list(ids), "d": as_of}):
+        states[row.id] = HazardState(
+            hazard_id=row.id,
+            national_id=row.national_id,
+            hazard_class=row.hazard_class,
+            contamination=row.contamination,
+            status="active",
+            geom=shapely.from_wkb(row.wkb),
+            area_m2=float(row.area),
+        )
+        names[row.id] = row.name
+    return states, names
+
+
 def overlaps(connection: Connection, level: int, as_of: dt.date) -> Overlaps:
     """Where remaining hazards overlap each other on ``as_of``, per region of ``level``."""
     pairs = [
@@ -445,39 +540,38 @@ def overlaps(connection: Connection, level: int, as_of: dt.date) -> Overlaps:
     ]
     if not pairs:
         return Overlaps({}, [])
-    ids = sorted({h for pair in pairs for h in pair})
-    names = {
-        row.id: (row.national_id, row.name)
-        for row in connection.execute(
-            text("SELECT id, national_id, name FROM hazards WHERE id = ANY(:ids)"), {"ids": ids}
-        )
-    }
-    states = {
-        s.hazard_id: s
-        for s in hazards_as_of(connection, as_of, [names[i][0] for i in ids])
-        if s.geom is not None
-    }
+    states, names = _replayed_states(connection, sorted({h for p in pairs for h in p}), as_of)
     live = [(a, b) for a, b in pairs if a in states and b in states]
     if not live:
         return Overlaps({}, [])
-    sets: dict[str, set[int]] = defaultdict(set)
-    for a, b in live:
-        sets[ALL_CLASSES].update((a, b))
-        if states[a].hazard_class == states[b].hazard_class:
-            sets[states[a].hazard_class].update((a, b))
-    members = [(key, states[h]) for key, hazards in sets.items() for h in sorted(hazards)]
+    keys: list[str] = []
+    clusters: list[int] = []
+    members: list[HazardState] = []
+    for key in ROW_CLASSES:
+        linked = [
+            (a, b)
+            for a, b in live
+            if key == ALL_CLASSES or states[a].hazard_class == states[b].hazard_class == key
+        ]
+        for hazard, cluster in sorted(_clusters(linked).items()):
+            keys.append(key)
+            clusters.append(cluster)
+            members.append(states[hazard])
     excess: dict[Key, float] = {}
     for row in connection.execute(
         _EXCESS,
         {
             "level": level,
-            "keys": [key for key, _ in members],
-            "wkbs": [shapely.to_wkb(s.geom) for _, s in members],
-            "areas": [s.area_m2 for _, s in members],
+            "keys": keys,
+            "clusters": clusters,
+            "wkbs": [shapely.to_wkb(s.geom) for s in members],
+            "areas": [s.area_m2 for s in members],
         },
     ):
         excess[(row.region_id, row.set_key)] = float(row.excess)
-    details = connection.execute(
+    area: dict[tuple[int, int], float] = {}
+    where: dict[tuple[int, int], list[str]] = defaultdict(list)
+    for row in connection.execute(
         _PAIR_DETAILS,
         {
             "level": level,
@@ -486,24 +580,25 @@ def overlaps(connection: Connection, level: int, as_of: dt.date) -> Overlaps:
             "h1": [a for a, _ in live],
             "h2": [b for _, b in live],
         },
-    ).all()
-    listed = []
-    for row in details:
-        if row.area <= ABS_TOLERANCE_M2:
-            continue
-        a, b = states[row.h1], states[row.h2]
-        listed.append(
-            OverlapPair(
-                national_id=a.national_id,
-                name=names[row.h1][1],
-                hazard_class=a.hazard_class,
-                other_national_id=b.national_id,
-                other_name=names[row.h2][1],
-                other_class=b.hazard_class,
-                overlap_m2=float(row.area),
-                regions=row.regions or "",
-            )
+    ):
+        if row.region is None:
+            area[(row.h1, row.h2)] = float(row.area)
+        else:
+            where[(row.h1, row.h2)].append(row.region)
+    listed = [
+        OverlapPair(
+            national_id=states[a].national_id,
+            name=names[a],
+            hazard_class=states[a].hazard_class,
+            other_national_id=states[b].national_id,
+            other_name=names[b],
+            other_class=states[b].hazard_class,
+            overlap_m2=overlap,
+            regions=", ".join(sorted(where[(a, b)])),
         )
+        for (a, b), overlap in area.items()
+        if overlap > ABS_TOLERANCE_M2
+    ]
     listed.sort(key=lambda p: (-p.overlap_m2, p.national_id, p.other_national_id))
     return Overlaps(excess, listed)
 
@@ -515,33 +610,40 @@ def overlaps(connection: Connection, level: int, as_of: dt.date) -> Overlaps:
 # event count nationally only, in the year they ended (or started), under "all".
 _ITEMS = text(
     """
-    WITH per_key AS (
-        SELECT activity_id, hazard_class,
-               CAST(extract(year FROM effective_date) AS int) AS yr, sum(area_m2) AS area
-        FROM ledger_events WHERE activity_id IS NOT NULL
+    WITH candidates AS MATERIALIZED (
+        SELECT DISTINCT e.activity_id AS id
+        FROM ledger_events e JOIN activities a ON a.id = e.activity_id
+        WHERE e.effective_date BETWEEN :start AND :end
+          AND (CAST(:kinds AS text[]) IS NULL OR a.kind = ANY(:kinds))
+          AND EXISTS (SELECT 1 FROM activity_items i
+                      WHERE i.activity_id = a.id AND i.destroyed > 0)
+    ),
+    per_key AS MATERIALIZED (
+        SELECT e.activity_id, e.hazard_class,
+               CAST(extract(year FROM e.effective_date) AS int) AS yr, sum(e.area_m2) AS area
+        FROM candidates c JOIN ledger_events e ON e.activity_id = c.id
         GROUP BY 1, 2, 3
     ),
-    picked AS (
-        SELECT DISTINCT ON (activity_id) activity_id, hazard_class, yr
-        FROM per_key ORDER BY activity_id, area DESC, yr, hazard_class
+    in_year AS MATERIALIZED (
+        SELECT activity_id, hazard_class FROM (
+            SELECT DISTINCT ON (activity_id) activity_id, hazard_class, yr
+            FROM per_key ORDER BY activity_id, area DESC, yr, hazard_class
+        ) picked
+        WHERE yr = :year
     ),
-    in_year AS (SELECT * FROM picked WHERE yr = :year),
-    region_pick AS (
-        SELECT DISTINCT ON (p.activity_id) p.activity_id, er.region_id
+    placed AS MATERIALIZED (
+        SELECT DISTINCT ON (p.activity_id) p.activity_id, p.hazard_class, er.region_id
         FROM in_year p
-        JOIN ledger_events e
+        LEFT JOIN (ledger_events e
+                   JOIN event_regions er ON er.event_id = e.id AND er.admin_level = :level)
           ON e.activity_id = p.activity_id AND e.hazard_class = p.hazard_class
          AND e.effective_date BETWEEN :start AND :end
-        JOIN event_regions er ON er.event_id = e.id
-        JOIN regions r ON r.id = er.region_id AND r.admin_level = :level
-        GROUP BY p.activity_id, er.region_id
-        ORDER BY p.activity_id, sum(er.area_m2) DESC, er.region_id
+        GROUP BY p.activity_id, p.hazard_class, er.region_id
+        ORDER BY p.activity_id, sum(er.area_m2) DESC NULLS LAST, er.region_id
     ),
-    counted AS (
-        SELECT rp.region_id, p.hazard_class, i.item_type, i.destroyed
-        FROM in_year p
-        JOIN activity_items i ON i.activity_id = p.activity_id
-        LEFT JOIN region_pick rp ON rp.activity_id = p.activity_id
+    counted AS MATERIALIZED (
+        SELECT p.region_id, p.hazard_class, i.item_type, i.destroyed
+        FROM placed p JOIN activity_items i ON i.activity_id = p.activity_id
     )
     SELECT region_id, hazard_class, item_type, sum(destroyed) AS n
     FROM counted WHERE region_id IS NOT NULL GROUP BY 1, 2, 3
@@ -549,21 +651,38 @@ _ITEMS = text(
     SELECT NULL, hazard_class, item_type, sum(destroyed) FROM counted GROUP BY 2, 3
     UNION ALL
     SELECT NULL, :all_classes, i.item_type, sum(i.destroyed)
-    FROM activities a JOIN activity_items i ON i.activity_id = a.id
-    WHERE NOT EXISTS (SELECT 1 FROM ledger_events e WHERE e.activity_id = a.id)
-      AND COALESCE(a.end_date, a.start_date) BETWEEN :start AND :end
+    FROM activities a
+    JOIN activity_items i ON i.activity_id = a.id
+    WHERE COALESCE(a.end_date, a.start_date) BETWEEN :start AND :end
+      AND (CAST(:kinds AS text[]) IS NULL OR a.kind = ANY(:kinds))
+      AND NOT EXISTS (SELECT 1 FROM ledger_events e WHERE e.activity_id = a.id)
     GROUP BY 3
     """
 )
 
 
-def _items(connection: Connection, level: int, year: int) -> dict[Key, dict[str, int]]:
+def items_destroyed(
+    connection: Connection,
+    level: int,
+    year: int,
+    activity_kinds: Sequence[str] | None = None,
+) -> dict[Key, dict[str, int]]:
+    """Items destroyed in ``year`` by (region or None for national, class), by item type.
+
+    ``activity_kinds`` restricts to activities of those kinds (e.g. ``["CLEARANCE"]``).
+    Activities without ledger events count nationally only, under :data:`ALL_CLASSES`.
+    """
     start, end = year_bounds(year)
     items: dict[Key, dict[str, int]] = defaultdict(dict)
-    for row in connection.execute(
-        _ITEMS,
-        {"level": level, "year": year, "start": start, "end": end, "all_classes": ALL_CLASSES},
-    ):
+    params = {
+        "level": level,
+        "year": year,
+        "start": start,
+        "end": end,
+        "all_classes": ALL_CLASSES,
+        "kinds": list(activity_kinds) if activity_kinds is not None else None,
+    }
+    for row in connection.execute(_ITEMS, params):
         if row.n:
             cell = items[(row.region_id, row.hazard_class)]
             cell[row.item_type] = cell.get(row.item_type, 0) + int(row.n)
@@ -611,19 +730,25 @@ def _sum_rows(year: int, region: RegionRef, cls: str, rows: Iterable[AnnualRow])
 def _difference(national: AnnualRow, regional: Sequence[AnnualRow]) -> AnnualRow:
     """National minus the sum of the regions, field by field (counts too)."""
     summed = _sum_rows(national.year, OUTSIDE, national.hazard_class, regional)
-    values = {
-        name: getattr(national, name) - getattr(summed, name) for name in NUMERIC_FIELDS
-    }
+    values = {name: getattr(national, name) - getattr(summed, name) for name in NUMERIC_FIELDS}
     items = {
         name: national.items.get(name, 0) - summed.items.get(name, 0)
         for name in set(national.items) | set(summed.items)
     }
-    return replace(summed, items={k: v for k, v in items.items() if v}, **values)
+    return replace(
+        summed,
+        items={k: v for k, v in items.items() if v},
+        derived_tolerance_m2=national.tolerance_m2 + sum(r.tolerance_m2 for r in regional),
+        **values,
+    )
 
 
-def _is_nil(row: AnnualRow) -> bool:
+def _is_nil(row: AnnualRow, national: AnnualRow) -> bool:
+    """No land outside the regions: every area within rounding of the national figures."""
+    scale = max(abs(getattr(national, name)) for name in NUMERIC_FIELDS if name.endswith("_m2"))
     areas = [abs(getattr(row, name)) for name in NUMERIC_FIELDS if name.endswith("_m2")]
-    return max(areas) <= row.tolerance_m2 and not any(row.items.values())
+    limit = ABS_TOLERANCE_M2 + REL_TOLERANCE * scale
+    return max(areas) <= limit and not any(row.items.values())
 
 
 def annual_table(
@@ -642,13 +767,13 @@ def annual_table(
     check = CheckMethod(check)
     regions = regions_at_level(connection, level)
     start, end = year_bounds(year)
-    flows = _flows(connection, level, year)
-    opening_stocks = (
-        opening if opening is not None else stocks(connection, level, start - dt.timedelta(1), check)
-    )
-    closing_stocks = stocks(connection, level, end, check)
-    overlap = overlaps(connection, level, end)
-    items = _items(connection, level, year)
+    with without_jit(connection):
+        flows = _flows(connection, level, year)
+        opening_stocks, closing_stocks = _stock_pair(
+            connection, level, start - dt.timedelta(days=1), end, check, opening
+        )
+        overlap = overlaps(connection, level, end)
+        items = items_destroyed(connection, level, year)
     empty_flows = dict.fromkeys(FLOW_FIELDS, 0.0)
 
     def build(region: RegionRef) -> list[AnnualRow]:
@@ -679,7 +804,7 @@ def annual_table(
     national = build(NATIONAL)
     for nat in national:
         outside = _difference(nat, [r for r in rows if r.hazard_class == nat.hazard_class])
-        if not _is_nil(outside):
+        if not _is_nil(outside, nat):
             rows.append(outside)
     rows.extend(national)
     return AnnualTable(year, level, check, rows, overlap.pairs)
@@ -714,6 +839,7 @@ __all__ = [
     "COUNT_MIN_M2",
     "FLOW_FIELDS",
     "NUMERIC_FIELDS",
+    "ROW_CLASSES",
     "AnnualRow",
     "AnnualTable",
     "OverlapPair",
@@ -721,8 +847,10 @@ __all__ = [
     "Stock",
     "annual_table",
     "annual_tables",
+    "items_destroyed",
     "overlaps",
     "stocks",
     "tolerance_m2",
+    "without_jit",
     "year_bounds",
 ]

@@ -6,8 +6,8 @@ inserted, and when a region's boundary changes. A hazard straddling two regions 
 counts in each by the area that lies there, with no intersection at report time.
 
 The triggers keep the table current on their own, so loading regions after the ledger needs no
-extra step. :func:`refresh_event_regions` recomputes it from scratch: a repair tool, and the
-check that the triggers and a full recomputation agree.
+extra step. :func:`refresh_event_regions` recomputes it, and the other derived tables, from
+scratch: a repair tool, and the check that the triggers and a full recomputation agree.
 """
 
 from __future__ import annotations
@@ -42,13 +42,12 @@ OUTSIDE = RegionRef(None, "OUTSIDE", "Outside the regions (national - sum of reg
 
 
 def refresh_event_regions(connection: Connection) -> int:
-    """Recompute every event's area per region; returns the number of rows written."""
-    return int(connection.execute(text("SELECT lr_refresh_event_regions()")).scalar_one())
+    """Rebuild every table derived from the ledger and the regions; returns event_regions rows.
 
-
-def refresh_event_overlaps(connection: Connection) -> int:
-    """Recompute the overlaps between pieces of different hazards; returns the rows written."""
-    return int(connection.execute(text("SELECT lr_refresh_event_overlaps()")).scalar_one())
+    Recuts the regions into parts, remeasures every piece in every region, finds overlapping
+    pieces again and rewrites the stock spans (``lr_refresh_derived`` in the database).
+    """
+    return int(connection.execute(text("SELECT lr_refresh_derived()")).scalar_one())
 
 
 def regions_at_level(connection: Connection, level: int) -> list[RegionRef]:
@@ -84,7 +83,6 @@ __all__ = [
     "NATIONAL",
     "OUTSIDE",
     "RegionRef",
-    "refresh_event_overlaps",
     "refresh_event_regions",
     "region_by_code",
     "regions_at_level",

@@ -183,7 +183,7 @@ def upgrade() -> None:
             "parent_id",
             sa.BigInteger(),
             nullable=True,
-            comment="Hazard this one was confirmed or reopened from",
+            comment="Confirmed or reopened from",
         ),
         sa.Column("marked_date", sa.Date(), nullable=True, comment="Perimeter marked on"),
         sa.Column("fenced_date", sa.Date(), nullable=True, comment="Fenced on"),
