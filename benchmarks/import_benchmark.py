@@ -4,17 +4,18 @@ What it measures, on a throw-away database ``landrelease_import_bench`` (never t
 each as a child process so its peak memory is its own (``os.wait4`` rusage):
 
 * **landrelease**: ``landrelease import hazards.gpkg`` - read, validation and repair
-  (``prepare_polygon``), region checks, geodesic areas, and the ledger (``record_many``: hazards,
-  ``recorded`` events, the 0002 triggers) in one transaction; stage times from its progress
-  lines;
+  (``prepare_polygons``), region checks, geodesic areas, and the ledger (``record_many``:
+  hazards, ``recorded`` events, and at commit the derived tables of 0002/0004) in one
+  transaction; stage times from its progress lines;
 * **(a) ogr2ogr**: ``ogr2ogr -f PostgreSQL`` with ``PG_USE_COPY=YES`` into a scratch table:
   the fastest load GDAL offers, and it checks nothing;
 * **(b) geopandas**: ``geopandas.read_file`` + ``make_valid`` + ``to_postgis`` into a scratch
   table: what a script would do.
 
 Targets: landrelease faster than (b), at most 2x (a), peak memory under 2 GB. Figures only,
-no assertion. The hazards are the seeded polygons of ``release_benchmark.make_dataset``
-(20-40 vertices, 0.1-50 ha), kept where their centre lies in Bosnia and Herzegovina.
+no assertion. The hazards are seeded star-shaped polygons (20-40 vertices, 0.1-50 ha) in
+Bosnia and Herzegovina, one per cell of a grid, so that they do not overlap (see
+:func:`make_hazards`).
 
 Usage::
 
@@ -24,6 +25,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shutil
 import subprocess
@@ -35,17 +37,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pyogrio
 import shapely
+from shapely.geometry import Polygon
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from landrelease.config import load_settings
 from landrelease.db.engine import connect, database_url, drop_database, recreate_database
+from landrelease.models import Contamination
 from landrelease.regions import gis_data_dir, load_regions
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from release_benchmark import make_dataset
+from release_benchmark import RECORDED_DATE, _hazard_ring, _to_lonlat
 
 DATABASE = "landrelease_import_bench"
 VENV_BIN = Path(sys.executable).parent
@@ -61,24 +66,61 @@ class Measure:
     stages: dict[str, float]
 
 
-def make_file(count: int, seed: int, folder: Path) -> Path:
-    """A GeoPackage of ``count`` hazards inside Bosnia and Herzegovina."""
+def make_hazards(count: int, seed: int) -> list[tuple[str, str, str, Polygon]]:
+    """``count`` seeded hazards in Bosnia and Herzegovina that do not overlap one another.
+
+    A national database holds hazards that tile the contaminated land; two that overlap count
+    the same ground twice, which is an error of the data. So each hazard gets its own cell of a
+    grid laid over the country (cells whose centre lies inside it): a star-shaped ring of
+    ``release_benchmark`` (20-40 vertices, 0.1-50 ha drawn log-uniformly), shrunk where needed
+    to stay within its cell. Returns (national ID, class, contamination, polygon).
+    """
     entities = pyogrio.read_dataframe(gis_data_dir() / "bih_admin" / "bih_adm1.geojson")
     country = shapely.union_all(entities.geometry.values)
     shapely.prepare(country)
-    dataset = make_dataset(int(count * 1.5), seed)
-    inside = [h for h in dataset.hazards if country.contains(shapely.centroid(h.geometry))][:count]
-    if len(inside) < count:
-        raise SystemExit(f"only {len(inside)} generated hazards fall in Bosnia; raise the factor")
+    xmin, ymin, xmax, ymax = country.bounds
+    # Cells of equal ground size; whole cells fill about 40 % of the country's box.
+    step = math.sqrt((xmax - xmin) * (ymax - ymin) * 0.4 / count)
+    lons = np.arange(xmin + step / 2, xmax, step)
+    lats = np.arange(ymin + step / 2, ymax, step)
+    grid = np.array([(x, y) for y in lats for x in lons])
+    cells = shapely.box(
+        grid[:, 0] - step / 2, grid[:, 1] - step / 2, grid[:, 0] + step / 2, grid[:, 1] + step / 2
+    )
+    centres = grid[shapely.contains(country, cells)]  # whole cells: no hazard crosses out
+    if len(centres) < count:
+        raise SystemExit(f"only {len(centres)} cells lie in Bosnia; lower the fill factor")
+    rng = np.random.default_rng(seed)
+    centres = centres[np.sort(rng.choice(len(centres), count, replace=False))]
+    contaminations = [c.value for c in Contamination]
+    hazards = []
+    for i, (lon0, lat0) in enumerate(centres):
+        ring, scale = _hazard_ring(rng)
+        cell_m = step * 111_320 * math.cos(math.radians(lat0))
+        ring = ring * min(1.0, 0.45 * cell_m / scale)  # vertex radii are at most 1.0 scale
+        hazards.append(
+            (
+                f"BA-I{seed:03d}-{i:06d}",
+                "SHA" if i % 3 else "CHA",
+                contaminations[i % len(contaminations)],
+                Polygon(_to_lonlat(ring, float(lon0), float(lat0))),
+            )
+        )
+    return hazards
+
+
+def make_file(count: int, seed: int, folder: Path) -> Path:
+    """A GeoPackage of ``count`` hazards (see :func:`make_hazards`), as a field office sends."""
+    hazards = make_hazards(count, seed)
     frame = gpd.GeoDataFrame(
         {
-            "hazard_id": [h.national_id for h in inside],
-            "class": [h.hazard_class.value for h in inside],
-            "contamination": [h.contamination.value for h in inside],
-            "date": [h.recorded_date.isoformat() for h in inside],
-            "organisation": ["NPA"] * len(inside),
+            "hazard_id": [h[0] for h in hazards],
+            "class": [h[1] for h in hazards],
+            "contamination": [h[2] for h in hazards],
+            "date": [RECORDED_DATE.isoformat()] * len(hazards),
+            "organisation": ["NPA"] * len(hazards),
         },
-        geometry=[h.geometry for h in inside],
+        geometry=[h[3] for h in hazards],
         crs=4326,
     )
     path = folder / "hazards.gpkg"

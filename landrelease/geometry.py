@@ -113,19 +113,45 @@ def polygons_only(geom: BaseGeometry) -> MultiPolygon:
 
 
 def geodesic_area_m2(geom: BaseGeometry) -> float:
-    """Geodesic area in m² of a lon/lat (Multi)Polygon on the WGS84 ellipsoid.
+    """Geodesic area in m² of a lon/lat (Multi)Polygon on the WGS84 ellipsoid (non-polygonal
+    parts count for nothing); see :func:`geodesic_areas_m2`."""
+    return float(geodesic_areas_m2([polygons_only(geom)])[0])
 
-    Each ring is measured on its own and taken by absolute value (shells add, holes subtract):
-    ``Geod`` gives negative areas for clockwise rings, and measuring a holed polygon in one call
-    adds holes wound like their shell instead of subtracting them.
+
+def geodesic_areas_m2(geoms: Sequence[BaseGeometry] | np.ndarray) -> np.ndarray:
+    """Geodesic area in m² of each lon/lat Polygon or MultiPolygon on the WGS84 ellipsoid.
+
+    GeographicLib's polygon area (``pyproj.Geod``), the algorithm PostGIS's geography area
+    uses, so a polygon measured here and in SQL agrees to about 1e-4 m² on 50 ha. Each ring is
+    measured on its own and taken by absolute value (shells add, holes subtract): ``Geod``
+    gives negative areas for clockwise rings, and measuring a holed polygon in one call adds
+    holes wound like their shell instead of subtracting them. The rings of all polygons are
+    laid out once (``to_ragged_array``), so a batch costs one GeographicLib call per ring.
     """
-    total = 0.0
-    for polygon in polygons_only(geom).geoms:
-        for index, ring in enumerate([polygon.exterior, *polygon.interiors]):
-            coords = np.asarray(ring.coords)
-            area, _ = GEOD.polygon_area_perimeter(coords[:, 0], coords[:, 1])
-            total += abs(area) if index == 0 else -abs(area)
-    return total
+    array = np.asarray(geoms, dtype=object).ravel()
+    areas = np.zeros(len(array))
+    keep = ~(shapely.is_empty(array) | shapely.is_missing(array))
+    if not keep.any():
+        return areas
+    parts, owner = shapely.get_parts(array[keep], return_index=True)
+    multi = shapely.multipolygons(parts, indices=owner)
+    _, coords, (rings, polygons, owners) = shapely.to_ragged_array(multi)
+    lon = np.ascontiguousarray(coords[:, 0])
+    lat = np.ascontiguousarray(coords[:, 1])
+    ring_area = np.array(
+        [
+            abs(GEOD.polygon_area_perimeter(lon[a:b], lat[a:b])[0])
+            for a, b in zip(rings[:-1].tolist(), rings[1:].tolist(), strict=True)
+        ]
+    )
+    shell = np.zeros(len(ring_area), dtype=bool)
+    shell[polygons[:-1]] = True
+    signed = np.where(shell, ring_area, -ring_area)
+    ring_owner = np.repeat(
+        np.repeat(np.arange(len(owners) - 1), np.diff(owners)), np.diff(polygons)
+    )
+    areas[keep] = np.bincount(ring_owner, weights=signed, minlength=len(owners) - 1)
+    return areas
 
 
 def _check_coordinates(geom: BaseGeometry, label: str) -> None:
@@ -250,8 +276,7 @@ def prepare_polygons(
             if pair is None:
                 fast[position] = False  # not valid or not plausible: the one-by-one path says why
                 continue
-            dense, oriented = pair
-            area = geodesic_area_m2(oriented)  # the same as on the dense rings, far cheaper
+            dense, area = pair
             if area < MIN_AREA_M2:
                 fast[position] = False
                 continue
@@ -272,9 +297,9 @@ def prepare_polygons(
 
 def _prepare_valid(
     geoms: np.ndarray, crs: CRS, max_edge_m: float
-) -> list[tuple[MultiPolygon, MultiPolygon] | None]:
-    """The clean MultiPolygon of each (Multi)Polygon and the same before densifying, or None
-    where it needs the full path.
+) -> list[tuple[MultiPolygon, float] | None]:
+    """The clean MultiPolygon of each (Multi)Polygon and its area, or None where it needs the
+    full path. The area is measured before densifying: the same, on fewer vertices.
 
     None marks coordinates that are not finite or not lon/lat once transformed, and invalid
     geometry: :func:`prepare_polygon` reports or repairs those.
@@ -305,20 +330,17 @@ def _prepare_valid(
     rings = offsets[0]
     dense_coords, rings = _densify_rings(dense_coords, rings, max_edge_m)
     dense = shapely.from_ragged_array(kind, dense_coords, (rings, *offsets[1:]))
-    out: list[tuple[MultiPolygon, MultiPolygon] | None] = [None] * len(geoms)
-    for position, geom, before in zip(np.flatnonzero(ok), dense, oriented, strict=True):
-        out[position] = (geom, before)
+    areas = geodesic_areas_m2(oriented)
+    out: list[tuple[MultiPolygon, float] | None] = [None] * len(geoms)
+    for position, geom, area in zip(np.flatnonzero(ok), dense, areas.tolist(), strict=True):
+        out[position] = (geom, area)
     return out
 
 
 def _shell_area(geom: MultiPolygon) -> float:
     """Area of the outer rings, each taken alone (defined even for self-touching shells)."""
-    total = 0.0
-    for poly in geom.geoms:
-        ring = shapely.Polygon(poly.exterior.coords)
-        area, _ = GEOD.geometry_area_perimeter(ring)
-        total += abs(area)
-    return total
+    shells = [Polygon(poly.exterior.coords) for poly in geom.geoms]
+    return float(geodesic_areas_m2(shells).sum())
 
 
 def densify_geodesic(geom: MultiPolygon, max_edge_m: float = MAX_EDGE_M) -> MultiPolygon:

@@ -302,7 +302,8 @@ class EventRegion(Base):
 
     __tablename__ = "event_regions"
 
-    event_id: Mapped[int] = mapped_column(ForeignKey("ledger_events.id"), primary_key=True)
+    # No foreign key to the event (migration 0004): the row is made from it, at its commit.
+    event_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     region_id: Mapped[int] = mapped_column(
         ForeignKey("regions.id", ondelete="CASCADE"), primary_key=True, index=True
     )
@@ -334,7 +335,9 @@ class StockSpan(Base):
     __tablename__ = "stock_spans"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    hazard_id: Mapped[int] = mapped_column(ForeignKey("hazards.id"), index=True)
+    # Neither a foreign key nor an index of its own (migration 0004): the row is made from the
+    # hazard's events, and the unique key below leads with hazard_id.
+    hazard_id: Mapped[int] = mapped_column(BigInteger)
     region_id: Mapped[int | None] = mapped_column(
         ForeignKey("regions.id", ondelete="CASCADE"),
         comment="NULL: the whole hazard, wherever it lies",
@@ -512,3 +515,29 @@ class Import(Base):
         CheckConstraint("sha256 ~ '^[0-9a-f]{64}$'", name="sha256_hex"),
         CheckConstraint("applied >= 0 AND applied <= features", name="applied_within_features"),
     )
+
+
+class DerivedPending(Base):
+    """A ledger event of the current transaction whose derived rows are not yet written.
+
+    Filled by the statement trigger on ``ledger_events`` and emptied by the deferred trigger on
+    :class:`DerivedFlush` just before commit (migration 0004): never seen outside a transaction.
+    """
+
+    __tablename__ = "derived_pending"
+    __table_args__ = (
+        {"comment": "Ledger events of the current transaction not yet in the derived tables"},
+    )
+
+    event_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+
+
+class DerivedFlush(Base):
+    """One row per transaction with pending events; its deferred trigger measures them."""
+
+    __tablename__ = "derived_flush"
+    __table_args__ = (
+        {"comment": "One row per transaction with pending events; its trigger measures them"},
+    )
+
+    xact: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)

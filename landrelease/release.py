@@ -28,6 +28,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, Engine, text
 
+from landrelease.db.staging import stage_rows
 from landrelease.errors import (
     DateError,
     DuplicateHazard,
@@ -55,6 +56,7 @@ from landrelease.models import (
 )
 
 #: A hazard whose remainder falls below this many m² closes as released (no slivers left).
+#: The as-of replay in SQL (``lr_hazard_geom_as_of``, migration 0005) applies the same 1 m².
 SLIVER_M2 = MIN_AREA_M2
 
 #: The activity kind that may release land by each method.
@@ -138,6 +140,43 @@ class _Locked:
 
 def _wkb(clean: CleanPolygon) -> bytes:
     return shapely.to_wkb(clean.geom, include_srid=False)
+
+
+_NEW_HAZARD_COLUMNS = (
+    ("national_id", "text"),
+    ("name", "text"),
+    ("hazard_class", "text"),
+    ("contamination", "text"),
+    ("wkb", "bytea"),
+    ("area_m2", "float8"),
+    ("recorded_date", "date"),
+    ("organisation_id", "int8"),
+    ("activity_id", "int8"),
+)
+
+# New hazards and their ``recorded`` events from the staged rows. The area is the one
+# prepare_polygons measured (GeographicLib, as PostGIS's geography area: they agree to 1e-4 m²
+# on 50 ha), so a recorded polygon is measured once, not again in SQL.
+_RECORD_STAGED = text(
+    """
+    WITH inserted AS (
+        INSERT INTO hazards (national_id, name, hazard_class, contamination, status, geom,
+                             area_m2, recorded_date, organisation_id)
+        SELECT national_id, name, hazard_class, contamination, 'active',
+               ST_GeomFromWKB(wkb, 4326), area_m2, recorded_date, organisation_id
+        FROM lr_new_hazards
+        RETURNING id, national_id, hazard_class, geom, area_m2, recorded_date
+    ),
+    events AS (
+        INSERT INTO ledger_events (hazard_id, activity_id, kind, sign, hazard_class, piece,
+                                   area_m2, effective_date)
+        SELECT i.id, s.activity_id, 'recorded', 1, i.hazard_class, i.geom, i.area_m2,
+               i.recorded_date
+        FROM inserted i JOIN lr_new_hazards s USING (national_id)
+    )
+    SELECT id, national_id FROM inserted
+    """
+)
 
 
 def _one_line(items: Sequence[str], limit: int = 10) -> str:
@@ -478,58 +517,30 @@ class Ledger:
                 name: self.organisation_id(name)
                 for name in {h.organisation for h in hazards if h.organisation}
             }
-            rows = self.connection.execute(
-                text(
-                    """
-                    WITH src AS (
-                        SELECT * FROM unnest(
-                            CAST(:nid AS text[]), CAST(:name AS text[]), CAST(:cls AS text[]),
-                            CAST(:cont AS text[]), CAST(:wkb AS bytea[]), CAST(:rdate AS date[]),
-                            CAST(:org AS bigint[]), CAST(:activity AS bigint[]))
-                            AS s(national_id, name, hazard_class, contamination, wkb,
-                                 recorded_date, organisation_id, activity_id)
-                    ),
-                    geo AS MATERIALIZED (
-                        SELECT s.*, ST_GeomFromWKB(s.wkb, 4326) AS geom FROM src s
-                    ),
-                    inserted AS (
-                        INSERT INTO hazards (national_id, name, hazard_class, contamination,
-                                             status, geom, area_m2, recorded_date,
-                                             organisation_id)
-                        SELECT national_id, name, hazard_class, contamination, 'active', geom,
-                               lr_area_m2(geom), recorded_date, organisation_id
-                        FROM geo
-                        RETURNING id, national_id, hazard_class, geom, area_m2, recorded_date
-                    ),
-                    events AS (
-                        INSERT INTO ledger_events (hazard_id, activity_id, kind, sign,
-                                                   hazard_class, piece, area_m2, effective_date)
-                        SELECT i.id, g.activity_id, 'recorded', 1, i.hazard_class, i.geom,
-                               i.area_m2, i.recorded_date
-                        FROM inserted i JOIN geo g USING (national_id)
-                    )
-                    SELECT id, national_id, area_m2 FROM inserted
-                    """
+            stage_rows(
+                self.connection,
+                "lr_new_hazards",
+                _NEW_HAZARD_COLUMNS,
+                zip(
+                    [h.national_id for h in hazards],
+                    [h.name for h in hazards],
+                    [HazardClass(h.hazard_class).value for h in hazards],
+                    [Contamination(h.contamination).value for h in hazards],
+                    shapely.to_wkb([c.geom for c in cleaned]).tolist(),
+                    [c.area_m2 for c in cleaned],
+                    [h.recorded_date for h in hazards],
+                    [org_ids.get(h.organisation) if h.organisation else None for h in hazards],
+                    [h.activity_id for h in hazards],
+                    strict=True,
                 ),
-                {
-                    "nid": [h.national_id for h in hazards],
-                    "name": [h.name for h in hazards],
-                    "cls": [HazardClass(h.hazard_class).value for h in hazards],
-                    "cont": [Contamination(h.contamination).value for h in hazards],
-                    "wkb": [_wkb(c) for c in cleaned],
-                    "rdate": [h.recorded_date for h in hazards],
-                    "org": [
-                        org_ids.get(h.organisation) if h.organisation else None for h in hazards
-                    ],
-                    "activity": [h.activity_id for h in hazards],
-                },
-            ).all()
+            )
+            rows = self.connection.execute(_RECORD_STAGED).all()
         by_id = {row.national_id: row for row in rows}
         return [
             Recorded(
                 national_id=h.national_id,
                 hazard_id=by_id[h.national_id].id,
-                area_m2=by_id[h.national_id].area_m2,
+                area_m2=c.area_m2,
                 repairs=c.repairs,
             )
             for h, c in zip(hazards, cleaned, strict=True)

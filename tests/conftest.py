@@ -19,8 +19,8 @@ from landrelease.db.engine import connect, recreate_database
 from landrelease.errors import ConfigurationError
 
 TABLES = (
-    "published_reports, work_plans, imports, ledger_events, activity_items, activities, hazards,"
-    " organisations, regions"
+    "published_reports, work_plans, imports, stock_spans, event_overlaps, event_regions,"
+    " ledger_events, activity_items, activities, hazards, organisations, regions"
 )
 
 

@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 import shapely
 from conftest import empty
-from hypothesis import HealthCheck, Phase, assume, given, settings
+from hypothesis import HealthCheck, Phase, assume, example, given, settings
 from hypothesis import strategies as st
 from pyproj import Geod, Transformer
 from shapely.geometry import MultiPolygon, Polygon, box
@@ -37,7 +37,7 @@ from landrelease.errors import LandReleaseError, NoOverlap, TransitionRefused
 from landrelease.geometry import densify_geodesic, polygons_only
 from landrelease.indicators.balance import national_balance
 from landrelease.models import HazardClass
-from landrelease.release import Confirmed, Released, transaction
+from landrelease.release import SLIVER_M2, Confirmed, Released, transaction
 from landrelease.snapshot import hazards_as_of, replayed_geometry
 
 pytestmark = pytest.mark.db
@@ -491,6 +491,142 @@ def check_invariants(conn: Connection, snapshots: dict[dt.date, dict[str, State]
     specs=st.lists(hazard_specs(), min_size=1, max_size=2),
     sequence=st.lists(steps, min_size=3, max_size=12),
 )
+# Found by this test: the replay subtracted three pieces and kept a 1.3e-4 m² residue where the
+# live release had closed the hazard on its sliver (fixed by migration 0005).
+@example(
+    specs=[
+        HazardSpec(
+            frame=Frame(
+                lon=1.1255237013020892e-38,
+                lat=-47.01192868204777,
+                radius=435.0629375018084,
+                epsg=32731,
+            ),
+            shell=(
+                (5e-324, 0.40606014113160455),
+                (-0.12728336915286884, 0.8876672612737508),
+                (0.10610819743746841, 1.0),
+                (-0.051954836224367085, 1.0),
+                (-0.12424366413143659, 0.6391284017466493),
+                (-0.2396270963551148, 0.5),
+                (0.25, 0.8005490898160743),
+            ),
+            hole=None,
+            second=False,
+            utm=False,
+        )
+    ],
+    sequence=[
+        Step(
+            "clear",
+            6,
+            False,
+            5.7e-164,
+            -1.5,
+            0.372736824878675,
+            1.5920066386604648,
+            True,
+            False,
+            37,
+        ),
+        Step(
+            "reduce",
+            1,
+            True,
+            0.589376834397827,
+            1.032146766401067,
+            0.6189490926541963,
+            1.5426559985459385,
+            False,
+            True,
+            52,
+        ),
+        Step(
+            "clear",
+            5,
+            True,
+            -0.6644182072883262,
+            -0.9526443179372616,
+            0.20997581484244032,
+            2.8668182059661818,
+            False,
+            True,
+            5,
+        ),
+        Step(
+            "clear",
+            7,
+            True,
+            -1.75e-278,
+            -0.701265296643554,
+            0.99999,
+            1.9808357015615479,
+            False,
+            False,
+            88,
+        ),
+        Step(
+            "reduce",
+            3,
+            True,
+            -5.8e-161,
+            -1.1e-39,
+            1.161049395335546,
+            0.9484174342073093,
+            False,
+            False,
+            68,
+        ),
+        Step(
+            "cancel",
+            0,
+            True,
+            3.4e-44,
+            2.1e-176,
+            0.8541979644504227,
+            1.8254886252991216,
+            False,
+            False,
+            46,
+        ),
+        Step(
+            "confirm_part",
+            1,
+            True,
+            1.9e-210,
+            -0.009438216494112694,
+            0.3333333333333333,
+            2.8297065556738463,
+            False,
+            True,
+            67,
+        ),
+        Step(
+            "correct",
+            1,
+            False,
+            0.12141450770589479,
+            1.0,
+            0.291980844135476,
+            2.065411026152757,
+            False,
+            False,
+            52,
+        ),
+        Step(
+            "correct",
+            5,
+            True,
+            1.49e-158,
+            1.0,
+            1.2132253741919656,
+            1.8023286559492409,
+            True,
+            False,
+            47,
+        ),
+    ],
+)
 def test_ledger_invariants(engine: Engine, specs: list[HazardSpec], sequence: list[Step]) -> None:
     geoms = [spec.geometry() for spec in specs]
     assume(all(polygonal(g[2]).is_valid and g[0].is_valid for g in geoms))
@@ -675,3 +811,12 @@ def test_as_of_between_two_releases_is_the_state_then(db: Engine) -> None:
     )
     gap_today = geod_area(shapely.symmetric_difference(polygonal(replay_today), now.geom))
     assert gap_today <= tol, f"replay as of today differs from the hazard by {gap_today} m²"
+
+
+def test_the_replay_closes_on_the_same_sliver_as_a_release(engine: Engine) -> None:
+    """The SQL replay cannot import SLIVER_M2: the number written in it must be the same."""
+    with engine.connect() as conn:
+        source = conn.execute(
+            text("SELECT prosrc FROM pg_proc WHERE proname = 'lr_hazard_geom_as_of'")
+        ).scalar_one()
+    assert f"lr_area_m2(g) < {SLIVER_M2!r}" in source

@@ -50,6 +50,7 @@ from dataclasses import dataclass, field, fields, replace
 import shapely
 from sqlalchemy import Connection, text
 
+from landrelease.db.derived import settle
 from landrelease.indicators.balance import ABS_TOLERANCE_M2, REL_TOLERANCE
 from landrelease.indicators.regions import NATIONAL, OUTSIDE, RegionRef, regions_at_level
 from landrelease.models import CheckMethod, HazardClass, ItemType
@@ -366,6 +367,7 @@ def stocks(
     connection: Connection, level: int, as_of: dt.date, check: CheckMethod | str
 ) -> dict[Key, Stock]:
     """Open hazards and remaining area per (region of ``level``, class) and nationally."""
+    settle(connection)
     if CheckMethod(check) is CheckMethod.GEOMETRY:
         return _geometry_stocks(connection, level, as_of)
     return _ledger_stocks(connection, level, as_of, as_of)[1]
@@ -534,6 +536,7 @@ def _replayed_states(
 
 def overlaps(connection: Connection, level: int, as_of: dt.date) -> Overlaps:
     """Where remaining hazards overlap each other on ``as_of``, per region of ``level``."""
+    settle(connection)
     pairs = [
         (int(row.h1), int(row.h2))
         for row in connection.execute(_OVERLAPPING_PAIRS, {"d": as_of, "min_m2": ABS_TOLERANCE_M2})
@@ -764,6 +767,7 @@ def annual_table(
     ``opening`` may pass the stocks of the previous year's closing (same level and check) to
     spare computing them again when tables of consecutive years are built together.
     """
+    settle(connection)
     check = CheckMethod(check)
     regions = regions_at_level(connection, level)
     start, end = year_bounds(year)

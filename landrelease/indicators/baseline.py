@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
+from landrelease.db.derived import settle
 from landrelease.indicators.annual import (
     ALL_CLASSES,
     COUNT_MIN_M2,
@@ -86,6 +87,7 @@ class MarkingRow:
 
 def baseline(connection: Connection, as_of: dt.date, *, level: int = 1) -> list[BaselineRow]:
     """SHA / CHA count and area per region of ``level`` and nationally, on ``as_of``."""
+    settle(connection)
     regions = regions_at_level(connection, level)
     stock = stocks(connection, level, as_of, CheckMethod.LEDGER)
     excess = overlaps(connection, level, as_of).excess

@@ -15,6 +15,7 @@ from enum import Enum
 
 from sqlalchemy import Connection, text
 
+from landrelease.db.derived import settle
 from landrelease.indicators.annual import COUNT_MIN_M2
 from landrelease.indicators.regions import NATIONAL, RegionRef, regions_at_level
 
@@ -81,6 +82,7 @@ _COMPLETION = text(
 
 def completion(connection: Connection, as_of: dt.date, *, level: int = 1) -> list[CompletionRow]:
     """Every region of ``level``, and the country, with its completion status on ``as_of``."""
+    settle(connection)
     regions = regions_at_level(connection, level)
     found = {
         row.region_id: row

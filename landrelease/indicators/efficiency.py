@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
+from landrelease.db.derived import settle
 from landrelease.indicators.annual import ALL_CLASSES, CLASSES, items_destroyed, year_bounds
 from landrelease.indicators.regions import NATIONAL, RegionRef, regions_at_level
 from landrelease.models import ActivityKind
@@ -74,6 +75,7 @@ _CLEARED = text(
 
 def efficiency(connection: Connection, years: list[int], *, level: int = 1) -> list[EfficiencyRow]:
     """Items per hectare cleared and the share cleared with nothing found, per year and region."""
+    settle(connection)
     regions = regions_at_level(connection, level)
     rows: list[EfficiencyRow] = []
     for year in years:

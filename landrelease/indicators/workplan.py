@@ -29,6 +29,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, text
 
+from landrelease.db.derived import settle
 from landrelease.errors import LandReleaseError
 from landrelease.indicators.annual import ALL_CLASSES, CLASSES, overlaps, stocks, year_bounds
 from landrelease.indicators.regions import NATIONAL, RegionRef, region_by_code
@@ -435,6 +436,7 @@ def work_plan_report(
     m2_per_team_year: float | None = None,
 ) -> WorkPlanReport:
     """Plan vs actual, outlook per region and nationally, capacity scenario and burndown."""
+    settle(connection)
     as_of = as_of or dt.date.today()
     plan = get_plan(connection, name)
     entered = targets(connection, plan)

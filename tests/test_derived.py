@@ -1,0 +1,211 @@
+"""Derived tables written once per transaction, at commit (migration 0004).
+
+Ledger events are measured into ``event_regions``, ``event_overlaps`` and ``stock_spans`` by a
+deferred trigger just before commit. These tests check that what it writes is exactly what a
+full rebuild from the ledger writes, that a report read inside the writing transaction sees
+that transaction's events, that a rollback leaves nothing behind, and that two transactions
+writing events at once do not wait for each other.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+import shapely
+from pyproj import Geod
+from shapely.geometry import Polygon, box
+from sqlalchemy import Connection, Engine, text
+
+from landrelease.indicators.baseline import baseline
+from landrelease.models import EventKind, HazardClass
+from landrelease.release import HazardInput, ReleaseRequest, transaction
+
+pytestmark = pytest.mark.db
+
+GEOD = Geod(ellps="WGS84")
+TODAY = dt.date(2025, 6, 30)
+STEP = 0.0001
+WEST, EAST = (20.0, 45.0, 20.1, 45.1), (20.1, 45.0, 20.2, 45.1)
+
+
+def rect(x0: float, y0: float, x1: float, y1: float) -> Polygon:
+    """A lon/lat rectangle with short edges, so PostGIS cuts where the test measures."""
+    return box(x0, y0, x1, y1).segmentize(STEP)
+
+
+def area(x0: float, y0: float, x1: float, y1: float) -> float:
+    """Geodesic area (m²) of a rectangle, from pyproj."""
+    measured, _ = GEOD.geometry_area_perimeter(shapely.orient_polygons(rect(x0, y0, x1, y1)))
+    return measured
+
+
+def add_regions(engine: Engine) -> None:
+    with engine.begin() as c:
+        for code, bounds in (("W", WEST), ("E", EAST)):
+            c.execute(
+                text(
+                    "INSERT INTO regions (code, name, admin_level, geom, area_m2)"
+                    " SELECT :code, :code, 1, g, lr_area_m2(g)"
+                    " FROM (SELECT ST_Multi(ST_GeomFromText(:wkt, 4326)) AS g) s"
+                ),
+                {"code": code, "wkt": rect(*bounds).wkt},
+            )
+
+
+def hazard(national_id: str, bounds: tuple[float, float, float, float]) -> HazardInput:
+    return HazardInput(
+        national_id, HazardClass.SHA, rect(*bounds), 4326, recorded_date=dt.date(2024, 1, 1)
+    )
+
+
+DERIVED = {
+    "event_regions": "SELECT event_id, region_id, kind, sign, round(area_m2::numeric, 4)"
+    " FROM event_regions",
+    "stock_spans": "SELECT hazard_id, region_id, hazard_class, valid_from, valid_until,"
+    " round(area_m2::numeric, 4) FROM stock_spans",
+    "event_overlaps": "SELECT event_id, other_event_id, round(area_m2::numeric, 4)"
+    " FROM event_overlaps",
+}
+
+
+def derived_rows(connection: Connection) -> dict[str, set[tuple[object, ...]]]:
+    return {
+        name: {tuple(row) for row in connection.execute(text(sql))} for name, sql in DERIVED.items()
+    }
+
+
+def test_rows_written_at_commit_are_those_of_a_full_rebuild(db: Engine) -> None:
+    add_regions(db)
+    with transaction(db, today=TODAY) as ledger:  # several statements, one commit
+        ledger.record_many([hazard("A", (20.02, 45.02, 20.04, 45.04))])
+        ledger.record_many(
+            [
+                hazard("B", (20.09, 45.05, 20.11, 45.06)),  # across W|E
+                hazard("C", (20.035, 45.03, 20.05, 45.035)),  # overlaps A
+            ]
+        )
+        ledger.release_many(
+            [
+                ReleaseRequest(
+                    "B", EventKind.CLEARED, rect(20.09, 45.05, 20.105, 45.06), 4326, TODAY
+                ),
+                ReleaseRequest(
+                    "A", EventKind.REDUCED, rect(20.02, 45.02, 20.03, 45.04), 4326, TODAY
+                ),
+            ]
+        )
+        ledger.confirm(
+            "C", None, crs=4326, effective_date=dt.date(2025, 1, 1), cha_national_id="C-1"
+        )
+    with db.connect() as c:
+        at_commit = derived_rows(c)
+        pending = c.execute(
+            text(
+                "SELECT (SELECT count(*) FROM derived_pending),"
+                " (SELECT count(*) FROM derived_flush)"
+            )
+        ).one()
+        c.execute(text("SELECT lr_refresh_derived()"))
+        rebuilt = derived_rows(c)
+        c.rollback()
+    assert tuple(pending) == (0, 0)
+    assert all(at_commit.values()), (
+        at_commit
+    )  # every table got rows: the comparison means something
+    assert at_commit == rebuilt
+
+
+def test_a_report_inside_the_writing_transaction_sees_its_events(db: Engine) -> None:
+    add_regions(db)
+    with transaction(db, today=TODAY) as ledger:
+        ledger.record(
+            "A",
+            HazardClass.SHA,
+            rect(20.02, 45.02, 20.04, 45.04),
+            crs=4326,
+            recorded_date=dt.date(2024, 1, 1),
+        )
+        ledger.cancel("A", rect(20.02, 45.02, 20.03, 45.04), crs=4326, effective_date=TODAY)
+        inside = {r.region.code: r for r in baseline(ledger.connection, TODAY, level=1)}
+        ledger.record(
+            "B",
+            HazardClass.SHA,
+            rect(20.15, 45.02, 20.16, 45.03),
+            crs=4326,
+            recorded_date=dt.date(2024, 1, 1),
+        )  # after the report: measured at commit
+    with db.connect() as c:
+        after = {r.region.code: r for r in baseline(c, TODAY, level=1)}
+    assert inside["W"].sha.area_m2 == pytest.approx(area(20.03, 45.02, 20.04, 45.04), rel=1e-7)
+    assert inside["W"].sha.count == 1 and inside["E"].sha.count == 0
+    assert after["W"].sha.area_m2 == pytest.approx(inside["W"].sha.area_m2, abs=1e-6)
+    assert after["E"].sha.area_m2 == pytest.approx(area(20.15, 45.02, 20.16, 45.03), rel=1e-7)
+
+
+def test_a_rolled_back_transaction_leaves_nothing_pending(db: Engine) -> None:
+    add_regions(db)
+    with pytest.raises(RuntimeError), transaction(db, today=TODAY) as ledger:
+        ledger.record(
+            "A",
+            HazardClass.SHA,
+            rect(20.02, 45.02, 20.04, 45.04),
+            crs=4326,
+            recorded_date=dt.date(2024, 1, 1),
+        )
+        raise RuntimeError("the officer cancels the import")
+    with db.connect() as c:
+        counts = c.execute(
+            text(
+                "SELECT (SELECT count(*) FROM derived_pending),"
+                " (SELECT count(*) FROM derived_flush),"
+                " (SELECT count(*) FROM event_regions), (SELECT count(*) FROM ledger_events)"
+            )
+        ).one()
+    assert tuple(counts) == (0, 0, 0, 0)
+
+
+def test_two_writing_transactions_do_not_wait_for_each_other(db: Engine) -> None:
+    """Each transaction notes its events under its own key: neither blocks on the other's."""
+    add_regions(db)
+    first_wrote, second_done = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            with transaction(db, today=TODAY) as ledger:
+                ledger.record(
+                    "A",
+                    HazardClass.SHA,
+                    rect(20.02, 45.02, 20.04, 45.04),
+                    crs=4326,
+                    recorded_date=dt.date(2024, 1, 1),
+                )
+                first_wrote.set()
+                if not second_done.wait(30):  # stay open until the other has committed
+                    raise TimeoutError("the second transaction never finished")
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+            first_wrote.set()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert first_wrote.wait(30)
+    with transaction(db, today=TODAY) as ledger:
+        ledger.connection.execute(text("SET LOCAL lock_timeout = '5s'"))
+        ledger.record(
+            "B",
+            HazardClass.SHA,
+            rect(20.15, 45.02, 20.16, 45.03),
+            crs=4326,
+            recorded_date=dt.date(2024, 1, 1),
+        )
+    second_done.set()
+    thread.join(60)
+    assert not errors, errors
+    with db.connect() as c:
+        measured = c.execute(
+            text("SELECT count(DISTINCT hazard_id) FROM stock_spans WHERE region_id IS NULL")
+        ).scalar_one()
+    assert measured == 2
