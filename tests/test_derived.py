@@ -120,21 +120,11 @@ def test_rows_written_at_commit_are_those_of_a_full_rebuild(db: Engine) -> None:
 def test_a_report_inside_the_writing_transaction_sees_its_events(db: Engine) -> None:
     add_regions(db)
     with transaction(db, today=TODAY) as ledger:
-        ledger.record(
-            "A",
-            HazardClass.SHA,
-            rect(20.02, 45.02, 20.04, 45.04),
-            crs=4326,
-            recorded_date=dt.date(2024, 1, 1),
-        )
+        ledger.record_many([hazard("A", (20.02, 45.02, 20.04, 45.04))])
         ledger.cancel("A", rect(20.02, 45.02, 20.03, 45.04), crs=4326, effective_date=TODAY)
         inside = {r.region.code: r for r in baseline(ledger.connection, TODAY, level=1)}
-        ledger.record(
-            "B",
-            HazardClass.SHA,
-            rect(20.15, 45.02, 20.16, 45.03),
-            crs=4326,
-            recorded_date=dt.date(2024, 1, 1),
+        ledger.record_many(
+            [hazard("B", (20.15, 45.02, 20.16, 45.03))]
         )  # after the report: measured at commit
     with db.connect() as c:
         after = {r.region.code: r for r in baseline(c, TODAY, level=1)}
@@ -147,13 +137,7 @@ def test_a_report_inside_the_writing_transaction_sees_its_events(db: Engine) -> 
 def test_a_rolled_back_transaction_leaves_nothing_pending(db: Engine) -> None:
     add_regions(db)
     with pytest.raises(RuntimeError), transaction(db, today=TODAY) as ledger:
-        ledger.record(
-            "A",
-            HazardClass.SHA,
-            rect(20.02, 45.02, 20.04, 45.04),
-            crs=4326,
-            recorded_date=dt.date(2024, 1, 1),
-        )
+        ledger.record_many([hazard("A", (20.02, 45.02, 20.04, 45.04))])
         raise RuntimeError("the officer cancels the import")
     with db.connect() as c:
         counts = c.execute(
@@ -175,13 +159,7 @@ def test_two_writing_transactions_do_not_wait_for_each_other(db: Engine) -> None
     def first() -> None:
         try:
             with transaction(db, today=TODAY) as ledger:
-                ledger.record(
-                    "A",
-                    HazardClass.SHA,
-                    rect(20.02, 45.02, 20.04, 45.04),
-                    crs=4326,
-                    recorded_date=dt.date(2024, 1, 1),
-                )
+                ledger.record_many([hazard("A", (20.02, 45.02, 20.04, 45.04))])
                 first_wrote.set()
                 if not second_done.wait(30):  # stay open until the other has committed
                     raise TimeoutError("the second transaction never finished")
@@ -194,13 +172,7 @@ def test_two_writing_transactions_do_not_wait_for_each_other(db: Engine) -> None
     assert first_wrote.wait(30)
     with transaction(db, today=TODAY) as ledger:
         ledger.connection.execute(text("SET LOCAL lock_timeout = '5s'"))
-        ledger.record(
-            "B",
-            HazardClass.SHA,
-            rect(20.15, 45.02, 20.16, 45.03),
-            crs=4326,
-            recorded_date=dt.date(2024, 1, 1),
-        )
+        ledger.record_many([hazard("B", (20.15, 45.02, 20.16, 45.03))])
     second_done.set()
     thread.join(60)
     assert not errors, errors
