@@ -6,15 +6,44 @@ becomes a one-line error message and exit status 1, never a traceback.
 
 from __future__ import annotations
 
+import importlib
+
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from landrelease import __version__
 from landrelease.errors import LandReleaseError
 
+#: Command name -> (module, attribute). A command's module is imported only when the command
+#: runs (or help lists it): reports pull in matplotlib and maps folium, and an officer importing
+#: a monthly file should not wait for them to load.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "db": ("landrelease.cli.db", "db"),
+    "demo": ("landrelease.cli.demo", "demo"),
+    "hazard": ("landrelease.cli.hazard", "hazard"),
+    "import": ("landrelease.cli.ingest", "import_command"),
+    "map": ("landrelease.cli.map", "map_command"),
+    "plan": ("landrelease.cli.plan", "plan"),
+    "profile": ("landrelease.cli.ingest", "profile"),
+    "release": ("landrelease.cli.release", "release"),
+    "report": ("landrelease.cli.report", "report"),
+}
+
 
 class LandReleaseGroup(click.Group):
-    """A command group that turns library errors into clean CLI errors."""
+    """A command group that loads its commands on demand and turns library errors into clean
+    CLI errors."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return super().get_command(ctx, cmd_name)
+        module, attribute = COMMANDS[cmd_name]
+        command = getattr(importlib.import_module(module), attribute)
+        assert isinstance(command, click.Command)
+        return command
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -30,21 +59,3 @@ class LandReleaseGroup(click.Group):
 @click.version_option(__version__, prog_name="landrelease")
 def main() -> None:
     """Land-release information system: hazards, releases and reports from a PostGIS ledger."""
-
-
-def _register() -> None:
-    from landrelease.cli import db, demo, hazard, ingest, plan, release, report
-    from landrelease.cli import map as map_cli
-
-    main.add_command(db.db)
-    main.add_command(hazard.hazard)
-    main.add_command(release.release)
-    main.add_command(demo.demo)
-    main.add_command(map_cli.map_command)
-    main.add_command(ingest.import_command)
-    main.add_command(ingest.profile)
-    main.add_command(report.report)
-    main.add_command(plan.plan)
-
-
-_register()
