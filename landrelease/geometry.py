@@ -12,7 +12,9 @@ Areas are geodesic on the WGS84 ellipsoid (GeographicLib via ``pyproj.Geod``); t
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -271,7 +273,7 @@ def prepare_polygons(
     if parsed is not None and len(array):
         fast = np.isin(shapely.get_type_id(array), (3, 6)) & ~shapely.is_empty(array)
     if fast.any():
-        clean = _prepare_valid(array[fast], parsed, max_edge_m)  # type: ignore[arg-type]
+        clean = _in_parallel(array[fast], parsed, max_edge_m)  # type: ignore[arg-type]
         for position, pair in zip(np.flatnonzero(fast).tolist(), clean, strict=True):
             if pair is None:
                 fast[position] = False  # not valid or not plausible: the one-by-one path says why
@@ -293,6 +295,26 @@ def prepare_polygons(
         except GeometryProblem as exc:
             results[position] = exc
     return results  # type: ignore[return-value]
+
+
+#: Threads for the array-wise path: shapely, numpy and GeographicLib release the GIL, so a
+#: batch split in parts runs on every core; parts below PARALLEL_MIN polygons are not split.
+WORKERS = max(1, min(4, os.cpu_count() or 1))
+PARALLEL_MIN = 1000
+
+
+def _in_parallel(
+    geoms: np.ndarray, crs: CRS, max_edge_m: float
+) -> list[tuple[MultiPolygon, float] | None]:
+    """:func:`_prepare_valid` over parts of ``geoms`` in threads, results in order."""
+    parts = min(WORKERS, len(geoms) // PARALLEL_MIN)
+    if parts < 2:
+        return _prepare_valid(geoms, crs, max_edge_m)
+    with ThreadPoolExecutor(parts) as pool:
+        done = pool.map(
+            lambda part: _prepare_valid(part, crs, max_edge_m), np.array_split(geoms, parts)
+        )
+        return [item for part in done for item in part]
 
 
 def _prepare_valid(
@@ -390,16 +412,19 @@ def _densify_rings(
     begins = np.ones(len(coords), dtype=bool)
     begins[offsets[1:] - 1] = False  # a ring's last vertex (its first again) starts no edge
     first = np.flatnonzero(begins)
-    start_xyz = _to_ecef(coords[first, 0], coords[first, 1])
-    end_xyz = _to_ecef(coords[first + 1, 0], coords[first + 1, 1])
-    chord = end_xyz - start_xyz
+    xyz = _to_ecef(coords[:, 0], coords[:, 1])
+    start_xyz = xyz[first]
+    chord = xyz[first + 1] - start_xyz
     steps = np.maximum(np.ceil(np.linalg.norm(chord, axis=1) / max_edge_m).astype(int), 1)
     edge = np.repeat(np.arange(len(steps)), steps)
-    within = np.arange(steps.sum()) - np.repeat(np.cumsum(steps) - steps, steps)
-    fraction = (within / steps[edge])[:, None]
-    lon, lat = _from_ecef(start_xyz[edge] + fraction * chord[edge])
-    start = within == 0  # the original vertices stay exactly as they were
-    lon[start], lat[start] = coords[first[edge[start]], 0], coords[first[edge[start]], 1]
+    within = np.arange(len(edge)) - np.repeat(np.cumsum(steps) - steps, steps)
+    # The original vertices stay exactly as they were; only the new ones are computed.
+    lon, lat = coords[first[edge], 0], coords[first[edge], 1]
+    new = np.flatnonzero(within)
+    if len(new):
+        along = edge[new]
+        fraction = (within[new] / steps[along])[:, None]
+        lon[new], lat[new] = _from_ecef(start_xyz[along] + fraction * chord[along])
     ring_points = np.bincount(ring_of[first], weights=steps, minlength=len(offsets) - 1)
     new_offsets = np.concatenate([[0], np.cumsum(ring_points.astype(int) + 1)])
     dense = np.empty((new_offsets[-1], 2))
