@@ -28,8 +28,8 @@ BAD = ROOT / "tests" / "data" / "bad"
 GEOD = Geod(ellps="WGS84")
 
 _EMPTY = (
-    "TRUNCATE ledger_events, activity_items, activities, hazards, organisations, imports "
-    "RESTART IDENTITY CASCADE"
+    "TRUNCATE stock_spans, event_overlaps, event_regions, ledger_events, activity_items, "
+    "activities, hazards, organisations, imports RESTART IDENTITY CASCADE"
 )
 
 

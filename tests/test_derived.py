@@ -181,3 +181,18 @@ def test_two_writing_transactions_do_not_wait_for_each_other(db: Engine) -> None
             text("SELECT count(DISTINCT hazard_id) FROM stock_spans WHERE region_id IS NULL")
         ).scalar_one()
     assert measured == 2
+
+
+def test_truncating_the_ledger_takes_its_derived_rows_along(db: Engine) -> None:
+    add_regions(db)
+    with transaction(db, today=TODAY) as ledger:
+        ledger.record_many([hazard("A", (20.02, 45.02, 20.04, 45.04))])
+    with db.begin() as c:
+        before = c.execute(text("SELECT count(*) FROM event_regions")).scalar_one()
+        c.execute(text("TRUNCATE ledger_events, hazards CASCADE"))
+    with db.connect() as c:
+        left = c.execute(
+            text("SELECT (SELECT count(*) FROM event_regions), (SELECT count(*) FROM stock_spans)")
+        ).one()
+    assert before == 1
+    assert tuple(left) == (0, 0)
