@@ -187,17 +187,22 @@ def test_csv_with_wkt_needs_a_crs(imports_db: Engine) -> None:
     assert _changes(result) == {("recorded", "SHA", 1), ("recorded", "CHA", 1)}
 
 
-def test_turning_point_table(imports_db: Engine) -> None:
-    result = import_file(imports_db, SAMPLES / "turning_points.csv")
+@pytest.mark.parametrize(
+    ("sample", "prefix"), [("turning_points.csv", "BA-T"), ("turning_points.xlsx", "BA-X")]
+)
+def test_turning_point_table(imports_db: Engine, sample: str, prefix: str) -> None:
+    """The same survey as a CSV export and as a workbook with numeric cells."""
+    result = import_file(imports_db, SAMPLES / sample)
     assert result.status == "applied", result.problems
     corners = [(18.4100, 44.2000), (18.4125, 44.2004), (18.4131, 44.1987), (18.4106, 44.1982)]
     from importing import geod_area
     from shapely.geometry import Polygon
 
     stored = stored_areas(imports_db)
-    assert stored["BA-T-002"] == pytest.approx(geod_area(Polygon(corners)), rel=REL)
+    assert set(stored) == {f"{prefix}-001", f"{prefix}-002"}
+    assert stored[f"{prefix}-002"] == pytest.approx(geod_area(Polygon(corners)), rel=REL)
     # BM + RP, then a 200 m x 150 m rectangle walked by bearings, 0.4 m short on closing.
-    assert stored["BA-T-001"] == pytest.approx(200 * 150, rel=5e-3)
+    assert stored[f"{prefix}-001"] == pytest.approx(200 * 150, rel=5e-3)
 
 
 def test_imsma_hazards_then_hazard_reductions(imports_db: Engine) -> None:

@@ -433,6 +433,27 @@ def make_turning_points() -> None:
     rows.append(f"{second},TP1,{corners[0][0]:.6f},{corners[0][1]:.6f},,,")
     rows += [f"P2,,,,,,TP{n},{x:.6f},{y:.6f},,," for n, (x, y) in enumerate(corners[1:], 2)]
     (HERE / "turning_points.csv").write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    make_turning_point_workbook(header, rows)
+
+
+def make_turning_point_workbook(header: str, rows: Sequence[str]) -> None:
+    """The same tables as a surveyor's workbook: numbers as numbers, empty cells left empty,
+    hazard IDs changed so both samples can be imported into one database."""
+    import xlsxwriter
+
+    book = xlsxwriter.Workbook(str(HERE / "turning_points.xlsx"))
+    sheet = book.add_worksheet("turning points")
+    for column, name in enumerate(header.split(",")):
+        sheet.write_string(0, column, name)
+    for number, row in enumerate(rows, start=1):
+        for column, cell in enumerate(row.split(",")):
+            if not cell:
+                continue
+            try:
+                sheet.write_number(number, column, float(cell))
+            except ValueError:
+                sheet.write_string(number, column, cell.replace("BA-T-", "BA-X-"))
+    book.close()
 
 
 # -- the IMSMA-style profile -----------------------------------------------------------------
