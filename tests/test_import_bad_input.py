@@ -65,7 +65,12 @@ CORPUS: dict[str, tuple[dict[str, str], bool, list[tuple[int | None, str, str]],
     "unknown_hazard.geojson": ({}, False, [(2, "unknown_hazard", "refused")], False),
     "no_overlap.geojson": ({}, False, [(2, "no_overlap", "refused")], False),
     "unknown_value.geojson": ({}, False, [(2, "unknown_value", "refused")], False),
-    "bad_count.geojson": ({}, False, [(2, "bad_count", "refused")], False),
+    "bad_count.geojson": (
+        {},
+        False,
+        [(2, "bad_count", "refused"), (3, "bad_count", "refused"), (4, "bad_count", "refused")],
+        False,
+    ),
     "missing_reference.geojson": ({}, False, [(2, "missing_reference", "refused")], False),
     "mojibake_utf8.zip": (
         {},

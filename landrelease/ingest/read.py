@@ -196,11 +196,15 @@ def _choose_layers(
 
 
 def _python_values(array: np.ndarray) -> list[object]:
-    """A field's values as plain Python objects, missing values (NaN, NaT) as None."""
+    """A field's values as plain Python objects, missing values (NaN, NaT) as None.
+
+    Values are looked at one by one only in a field that can hold a NaN: a text field
+    (objects) rarely holds a float at all.
+    """
     values = array.tolist()
-    if array.dtype.kind == "f":
+    if array.dtype.kind == "f" and np.isnan(array).any():
         return [None if v != v else v for v in values]  # NaN is the only value not equal to itself
-    if array.dtype.kind == "O":
+    if array.dtype.kind == "O" and any(issubclass(t, float) for t in set(map(type, values))):
         return [None if isinstance(v, float) and v != v else v for v in values]
     return values
 
@@ -341,15 +345,15 @@ def decode_geometries(
     array[:] = list(wkb)
     geoms = shapely.from_wkb(array, on_invalid="ignore")
     notes: dict[int, GeometryNote] = {}
-    failed = [i for i in range(len(array)) if geoms[i] is None and array[i] is not None]
-    for i in failed:
+    failed = (geoms == None) & (array != None)  # noqa: E711 - elementwise
+    for i in np.flatnonzero(failed).tolist():
         notes[i] = _diagnose_wkb(array[i])
     # Rings GEOS accepts but no polygon can have: closed with fewer than four points.
-    polygonal = shapely.get_type_id(geoms) >= 3
-    parts, owner = shapely.get_parts(geoms[polygonal], return_index=True)
+    suspect = _may_have_short_ring(geoms)
+    parts, owner = shapely.get_parts(geoms[suspect], return_index=True)
     rings, ring_owner = shapely.get_rings(parts, return_index=True)
     short = shapely.get_num_coordinates(rings) < 4
-    owners = np.flatnonzero(polygonal)[owner[ring_owner[short]]]
+    owners = np.flatnonzero(suspect)[owner[ring_owner[short]]]
     for position in dict.fromkeys(owners.tolist()):
         polygon_rings = shapely.get_rings(geoms[position])
         note = ring_problem([shapely.get_coordinates(r) for r in polygon_rings])
@@ -357,6 +361,18 @@ def decode_geometries(
             notes[position] = note
             geoms[position] = None
     return list(geoms), notes
+
+
+def _may_have_short_ring(geoms: np.ndarray) -> np.ndarray:
+    """Which geometries may hold a ring of fewer than four points: the polygonal ones, except
+    polygons without holes with four points or more.
+
+    A polygon without holes has one ring, so its number of points settles the question;
+    taking a hundred thousand polygons apart into rings costs more than decoding them.
+    """
+    type_id = shapely.get_type_id(geoms)
+    one_ring = (type_id == 3) & (shapely.get_num_interior_rings(geoms) == 0)
+    return (type_id >= 3) & ~(one_ring & (shapely.get_num_coordinates(geoms) >= 4))
 
 
 def _diagnose_wkb(data: bytes) -> GeometryNote:

@@ -15,10 +15,14 @@ imported, hazards closed or dated later, regions) run inside the import's transa
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import partial
+from typing import TypeVar, overload
 
 import numpy as np
 import shapely
@@ -26,15 +30,17 @@ from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, text
 
+from landrelease.db.staging import number_array, text_array
 from landrelease.geometry import (
     MIN_AREA_M2,
     CleanPolygon,
     GeometryProblem,
-    geodesic_area_m2,
+    geodesic_areas_m2,
+    polygons_only,
     prepare_polygons,
     to_crs,
 )
-from landrelease.ingest.encoding import detect
+from landrelease.ingest.encoding import Mojibake, detect
 from landrelease.ingest.profiles import Columns, Profile
 from landrelease.ingest.read import Features
 from landrelease.ingest.shapes import Traverses
@@ -45,6 +51,8 @@ from landrelease.models import ActivityKind, EventKind, HazardStatus, ItemType
 Progress = Callable[[str, int, int], None]
 
 REFUSED, REPAIRED, SKIPPED, WARNING = "refused", "repaired", "skipped", "warning"
+
+T = TypeVar("T")
 
 
 class Action(str, Enum):
@@ -119,6 +127,11 @@ class Staged:
     items: dict[ItemType, tuple[int, int]] = field(default_factory=dict)
     cha_id: str | None = None
 
+    @property
+    def label(self) -> str:
+        """How messages after the per-feature checks name the feature (:func:`label_of`)."""
+        return label_of(self.index, self.hazard_id)
+
 
 @dataclass
 class Checked:
@@ -187,14 +200,170 @@ def label_of(index: int, hazard_id: str | None, origin: str = "") -> str:
     return f"feature {index}" + (f" ({hazard_id})" if hazard_id else "") + where
 
 
-@dataclass
-class _Row:
-    """What one feature's fields say, before anything is known to be right."""
+@dataclass(frozen=True)
+class _Naming:
+    """How messages name the features of a file: by position, hazard ID and place in the file.
 
-    index: int
-    label: str
-    hazard_id: str | None
-    attributes: dict[str, object]
+    A label is made only when a message needs it: most features of a large file have no
+    finding, and a label for each of a hundred thousand would cost more than their checks.
+    """
+
+    features: Features
+    hazard_ids: list[str | None]
+
+    def label(self, index: int) -> str:
+        """How messages name feature ``index`` (:func:`label_of`)."""
+        position = index - 1
+        return label_of(index, self.hazard_ids[position], self.features.origin(position))
+
+
+class _Labels(Sequence[str]):
+    """The labels of some features, each made when asked for: :func:`prepare_polygons` names
+    a feature only when it refuses or repairs it."""
+
+    def __init__(self, naming: _Naming, indices: Sequence[int]) -> None:
+        self._naming = naming
+        self._indices = indices
+
+    def __len__(self) -> int:
+        return len(self._indices)
+
+    @overload
+    def __getitem__(self, item: int) -> str: ...
+
+    @overload
+    def __getitem__(self, item: slice) -> list[str]: ...
+
+    def __getitem__(self, item: int | slice) -> str | list[str]:
+        if isinstance(item, slice):
+            return [self._naming.label(index) for index in self._indices[item]]
+        return self._naming.label(self._indices[item])
+
+
+#: Exact types whose equal values read alike, so that one reading serves all of them; 1, 1.0
+#: and True are equal but read as different text, and so are 0.0 and -0.0.
+_PLAIN_TYPES = frozenset({str, int, bool, type(None)})
+
+
+def _read_column(
+    values: Sequence[object] | None, size: int, read: Callable[[object], T]
+) -> list[T | Exception]:
+    """``read`` of each of a field's ``size`` values (``values`` None: the file has no such
+    field), each distinct value read once.
+
+    Fields repeat few values - a class, a contamination, a date - and reading them is what a
+    feature's check costs: a hundred thousand features hold a few dozen classes and a few
+    thousand dates. A field mixing types is read value by value (see ``_PLAIN_TYPES``). The
+    exception a reader raises is kept in the value's place and raised by :func:`_value` when a
+    feature's check reaches it, so a value the checks would not have read is never reported.
+    """
+
+    def outcome(raw: object) -> T | Exception:
+        try:
+            return read(raw)
+        except Exception as exc:  # raised again by _value, where the check reads the value
+            return exc
+
+    if values is None:
+        return [outcome(None)] * size
+    kinds = set(map(type, values))
+    if not kinds <= _PLAIN_TYPES or len(kinds - {type(None)}) > 1:
+        return [outcome(raw) for raw in values]
+    known = {raw: outcome(raw) for raw in set(values)}
+    return [known[raw] for raw in values]
+
+
+def _value(read: T | Exception) -> T:
+    """A value from :func:`_read_column`, or the exception its reader raised, raised here."""
+    if isinstance(read, Exception):
+        raise read.with_traceback(None)
+    return read
+
+
+class _NotACount(ValueError):
+    """An item count that is not a whole number ≥ 0; the message says which."""
+
+
+def _count_reader(item: ItemType, which: str) -> Callable[[object], int | None]:
+    """Reads the ``which`` (found, destroyed) count of ``item``: None when empty."""
+
+    def read(raw: object) -> int | None:
+        if _text(raw) is None:
+            return None
+        try:
+            number = float(str(raw).strip())
+        except ValueError:
+            number = -1.0
+        if not math.isfinite(number) or number < 0 or number != int(number):
+            raise _NotACount(f"{item.value} {which} {raw!r} is not a whole number ≥ 0")
+        return int(number)
+
+    return read
+
+
+_CODED = ("activity_type", "hazard_class", "contamination")
+_TEXTS = ("organisation", "name", "activity_reference", "cha_id")
+_DATES = ("date", "start_date", "end_date", "marked_date", "fenced_date")
+
+
+@dataclass(frozen=True)
+class _Fields:
+    """What the profile reads in the fields of a file, column by column (``[i]``: feature
+    ``i + 1``), each column read as a whole by :func:`_read_column`.
+
+    Texts, dates and counts are there only for the fields the file has: a field it lacks is
+    None for every feature, and files have few of them. A coded field it lacks is there, as
+    the profile's default.
+    """
+
+    coded: dict[str, list[str | Exception | None]]
+    texts: dict[str, list[str | Exception | None]]
+    dates: dict[str, list[dt.date | Exception | None]]
+    counts: dict[tuple[ItemType, str], list[int | Exception | None]]
+    mojibake: dict[int, list[tuple[str, Mojibake]]]
+
+
+def _read_fields(features: Features, columns: Columns, profile: Profile) -> _Fields:
+    """Read every field a feature's check looks at, a column at a time (see :class:`_Fields`)."""
+    size = len(features)
+
+    def column(canonical: str, read: Callable[[object], T]) -> list[T | Exception]:
+        name = columns.chosen.get(canonical)
+        return _read_column(None if name is None else features.values[name], size, read)
+
+    def date(raw: object) -> dt.date | None:
+        return None if _text(raw) is None else profile.parse_date(raw)
+
+    return _Fields(
+        coded={kind: column(kind, partial(profile.coded, kind)) for kind in _CODED},
+        texts={kind: column(kind, _text) for kind in _TEXTS if columns.has(kind)},
+        dates={kind: column(kind, date) for kind in _DATES if columns.has(kind)},
+        counts={
+            (item, which): column(f"items.{item.value}.{which}", _count_reader(item, which))
+            for item in profile.items
+            for which in ("found", "destroyed")
+            if columns.has(f"items.{item.value}.{which}")
+        },
+        mojibake=_mojibake(features, columns),
+    )
+
+
+def _mojibake(features: Features, columns: Columns) -> dict[int, list[tuple[str, Mojibake]]]:
+    """Mis-decoded text in the fields the profile reads, by feature position, in field order.
+
+    Each distinct string of a field is looked at once: a field holds a few distinct names.
+    """
+    found: dict[int, list[tuple[str, Mojibake]]] = {}
+    for column in columns.chosen.values():
+        values = features.values[column]
+        strings = {v for v in values if isinstance(v, str) and not v.isascii()}
+        wrong = {value: mojibake for value in strings if (mojibake := detect(value))}
+        if not wrong:
+            continue
+        for position, value in enumerate(values):
+            if isinstance(value, str) and value in wrong:
+                found.setdefault(position, []).append((column, wrong[value]))
+    return found
 
 
 def check_features(
@@ -225,20 +394,12 @@ def check_features(
         )
         return checked
     source_crs = to_crs(crs) if crs is not None else features.crs
-    rows = []
-    for position in range(len(features)):
-        attributes = features.attributes(position)
-        hazard_id = _text(columns.get(attributes, "hazard_id"))
-        index = position + 1
-        rows.append(
-            _Row(
-                index, label_of(index, hazard_id, features.origin(position)), hazard_id, attributes
-            )
-        )
-    for row in rows:
-        _check_fields(checked, row, columns, today)
-        if progress and row.index % 5000 == 0:
-            progress("check", row.index, len(rows))
+    naming = _Naming(features, [_text(raw) for raw in features.values[columns.chosen["hazard_id"]]])
+    fields = _read_fields(features, columns, profile)
+    for index in range(1, len(features) + 1):
+        _check_fields(checked, index, naming, fields, today)
+        if progress and index % 5000 == 0:
+            progress("check", index, len(features))
     if source_crs is None and any(g is not None for g in features.geometries):
         checked.note(
             None,
@@ -249,26 +410,25 @@ def check_features(
             REFUSED,
         )
         return checked
-    _check_geometry(checked, rows, source_crs, traverses or {}, progress)
+    _check_geometry(checked, naming, source_crs, traverses or {}, progress)
     _check_within_file(checked)
     return checked
 
 
-def _check_fields(checked: Checked, row: _Row, columns: Columns, today: dt.date) -> None:
-    profile = checked.profile
-    index, label, hazard_id = row.index, row.label, row.hazard_id
+def _check_fields(
+    checked: Checked, index: int, naming: _Naming, fields: _Fields, today: dt.date
+) -> None:
+    """The checks of one feature's fields, in the order its findings are reported."""
+    position = index - 1
+    hazard_id = naming.hazard_ids[position]
 
     def refuse(code: str, message: str) -> None:
-        checked.note(index, hazard_id, code, f"{label}: {message}", REFUSED)
+        checked.note(index, hazard_id, code, f"{naming.label(index)}: {message}", REFUSED)
 
-    for column in columns.chosen.values():
-        value = row.attributes.get(column)
-        if isinstance(value, str):
-            found = detect(value)
-            if found is not None:
-                refuse("mojibake", found.explain(column))
+    for column, mojibake in fields.mojibake.get(position, ()):
+        refuse("mojibake", mojibake.explain(column))
     try:
-        activity = profile.coded("activity_type", columns.get(row.attributes, "activity_type"))
+        activity = _value(fields.coded["activity_type"][position])
     except ValueError as exc:
         refuse("unknown_value", str(exc))
         return
@@ -284,40 +444,33 @@ def _check_fields(checked: Checked, row: _Row, columns: Columns, today: dt.date)
     unreadable: set[str] = set()
     for kind in ("hazard_class", "contamination"):
         try:
-            setattr(staged, kind, profile.coded(kind, columns.get(row.attributes, kind)))
+            setattr(staged, kind, _value(fields.coded[kind][position]))
         except ValueError as exc:
             refuse("unknown_value", str(exc))
             unreadable.add(kind)
     if action == Action.RECORD and staged.hazard_class is None and not unreadable:
         refuse("missing_value", "a new hazard needs a class (SHA or CHA)")
-    staged.organisation = _text(columns.get(row.attributes, "organisation"))
-    staged.name = _text(columns.get(row.attributes, "name"))
-    staged.activity_reference = _text(columns.get(row.attributes, "activity_reference"))
-    staged.cha_id = _text(columns.get(row.attributes, "cha_id"))
+    for kind, texts in fields.texts.items():
+        setattr(staged, kind, _value(texts[position]))
     if action != Action.RECORD and staged.activity_reference is None:
         refuse(
             "missing_reference",
             f"{activity} results need an activity reference, so that importing them again "
             "is recognised",
         )
-    dates: dict[str, dt.date | None] = {}
-    for kind in ("date", "start_date", "end_date", "marked_date", "fenced_date"):
-        raw = columns.get(row.attributes, kind)
-        if _text(raw) is None:
-            dates[kind] = None
-            continue
+    dates: dict[str, dt.date | None] = dict.fromkeys(_DATES)
+    for kind, read in fields.dates.items():
         try:
-            dates[kind] = profile.parse_date(raw)
+            when = dates[kind] = _value(read[position])
         except ValueError as exc:
             refuse("date_unparseable", f"{kind.replace('_', ' ')} {exc}")
-            dates[kind] = None
             unreadable.add(kind)
             continue
-        if dates[kind] > today:  # type: ignore[operator]
-            refuse("date_future", f"{kind.replace('_', ' ')} {dates[kind]} is in the future")
-    _settle_dates(staged, dates, refuse if not unreadable & set(dates) else _quiet(refuse))
+        if when is not None and when > today:
+            refuse("date_future", f"{kind.replace('_', ' ')} {when} is in the future")
+    _settle_dates(staged, dates, refuse if unreadable.isdisjoint(_DATES) else _quiet(refuse))
     if action not in (Action.RECORD, Action.MARK):
-        staged.items = _items(row, columns, profile, refuse)
+        staged.items = _items(position, fields, checked.profile, refuse)
     if index not in checked.refused_indices:
         checked.staged[index] = staged
 
@@ -366,24 +519,18 @@ def _settle_dates(
 
 
 def _items(
-    row: _Row, columns: Columns, profile: Profile, refuse: Callable[[str, str], None]
+    position: int, fields: _Fields, profile: Profile, refuse: Callable[[str, str], None]
 ) -> dict[ItemType, tuple[int, int]]:
     items: dict[ItemType, tuple[int, int]] = {}
     for item in profile.items:
         counts: dict[str, int | None] = {}
         for which in ("found", "destroyed"):
-            raw = columns.get(row.attributes, f"items.{item.value}.{which}")
-            if _text(raw) is None:
-                counts[which] = None
-                continue
+            read = fields.counts.get((item, which))
             try:
-                number = float(str(raw).strip())
-            except ValueError:
-                number = -1.0
-            if number < 0 or number != int(number):
-                refuse("bad_count", f"{item.value} {which} {raw!r} is not a whole number ≥ 0")
+                counts[which] = None if read is None else _value(read[position])
+            except _NotACount as exc:
+                refuse("bad_count", str(exc))
                 return items
-            counts[which] = int(number)
         found, destroyed = counts["found"], counts["destroyed"]
         if found is None and destroyed is None:
             continue
@@ -409,89 +556,114 @@ def repair_code(reason: str) -> str:
 
 def _check_geometry(
     checked: Checked,
-    rows: list[_Row],
+    naming: _Naming,
     crs: CRS | None,
     traverses: Traverses,
     progress: Progress | None,
 ) -> None:
     features = checked.features
     limits = checked.profile.limits
-    wanted: list[_Row] = []
-    for row in rows:
-        position = row.index - 1
+    wanted: list[int] = []
+    for position, geometry in enumerate(features.geometries):
+        index = position + 1
+        hazard_id = naming.hazard_ids[position]
         note = features.notes.get(position)
-        staged = checked.staged.get(row.index)
+        staged = checked.staged.get(index)
         if staged is not None and staged.action == Action.MARK:
             continue  # a marking is about the hazard's perimeter: it needs no polygon
         needs = staged is None or staged.action in _NEEDS_GEOMETRY
         if note is not None:
             checked.note(
-                row.index, row.hazard_id, note.code, f"{row.label}: {note.message}", REFUSED
+                index, hazard_id, note.code, f"{naming.label(index)}: {note.message}", REFUSED
             )
-        elif features.geometries[position] is None:
+        elif geometry is None:
             if needs:
                 checked.note(
-                    row.index, row.hazard_id, "null_geometry", f"{row.label}: no geometry", REFUSED
+                    index,
+                    hazard_id,
+                    "null_geometry",
+                    f"{naming.label(index)}: no geometry",
+                    REFUSED,
                 )
         else:
-            wanted.append(row)
+            wanted.append(index)
         if position in traverses and note is None:
             try:
                 check_misclosure(
-                    traverses[position], limits.max_misclosure_percent, label=row.label
+                    traverses[position], limits.max_misclosure_percent, label=naming.label(index)
                 )
             except GeometryProblem as exc:
-                checked.note(row.index, row.hazard_id, exc.code, str(exc), REFUSED)
+                checked.note(index, hazard_id, exc.code, str(exc), REFUSED)
     total = len(wanted)
     chunk = 2000
     for start in range(0, total, chunk):
         part = wanted[start : start + chunk]
         results = prepare_polygons(
-            [features.geometries[r.index - 1] for r in part],
+            [features.geometries[index - 1] for index in part],
             crs,
-            labels=[r.label for r in part],
+            labels=_Labels(naming, part),
             max_repair_change=limits.max_repair_change,
         )
-        for row, result in zip(part, results, strict=True):
-            _geometry_outcome(checked, row, result)
+        for index, result in zip(part, results, strict=True):
+            _geometry_outcome(checked, naming, index, result)
         if progress:
             progress("geometry", min(start + chunk, total), total)
 
 
-def _geometry_outcome(checked: Checked, row: _Row, result: CleanPolygon | GeometryProblem) -> None:
+def _geometry_outcome(
+    checked: Checked, naming: _Naming, index: int, result: CleanPolygon | GeometryProblem
+) -> None:
     limits = checked.profile.limits
+    hazard_id = naming.hazard_ids[index - 1]
     if isinstance(result, GeometryProblem):
-        checked.note(row.index, row.hazard_id, result.code, str(result), REFUSED)
+        checked.note(index, hazard_id, result.code, str(result), REFUSED)
         return
     for repair in result.repairs:
         reason = repair.removeprefix("repaired: ")
         reference = result.area_m2 - result.area_change_m2
         share = result.area_change_m2 / reference if reference else 0.0
         checked.note(
-            row.index,
-            row.hazard_id,
+            index,
+            hazard_id,
             repair_code(reason),
-            f"{row.label}: invalid ({reason}); repaired keeping its polygons, area changed by "
-            f"{result.area_change_m2:+,.1f} m² ({share:+.2%})",
+            f"{naming.label(index)}: invalid ({reason}); repaired keeping its polygons, area "
+            f"changed by {result.area_change_m2:+,.1f} m² ({share:+.2%})",
             REPAIRED,
         )
     if result.area_m2 < limits.min_area_m2:
         checked.note(
-            row.index,
-            row.hazard_id,
+            index,
+            hazard_id,
             "sliver",
-            f"{row.label}: area {result.area_m2:,.2f} m² is below the {limits.min_area_m2:g} m² "
-            "minimum of this profile (a sliver)",
+            f"{naming.label(index)}: area {result.area_m2:,.2f} m² is below the "
+            f"{limits.min_area_m2:g} m² minimum of this profile (a sliver)",
             REFUSED,
         )
         return
-    staged = checked.staged.get(row.index)
+    staged = checked.staged.get(index)
     if staged is not None:
         staged.clean = result
 
 
-def _wkb_key(geom: BaseGeometry) -> bytes:
-    return shapely.to_wkb(shapely.normalize(geom))
+def _polygon_keys(staged: list[Staged]) -> dict[int, bytes]:
+    """A key for each staged polygon, by feature index: two keys are equal exactly when the
+    polygons are the same once normalised (whatever their starting vertex or ring order).
+
+    A key starts with the polygon's box and number of vertices, which the same polygon always
+    has. Normalising and encoding a hundred thousand densified polygons takes a second, so
+    the normalised WKB is added only to keys that would otherwise be shared.
+    """
+    with_polygon = [s for s in staged if s.clean is not None]
+    geoms = np.array([s.clean.geom for s in with_polygon], dtype=object)  # type: ignore[union-attr]
+    # + 0.0 turns -0.0 into 0.0, so that boxes compare by value as bytes.
+    outline = np.column_stack([shapely.bounds(geoms) + 0.0, shapely.get_num_coordinates(geoms)])
+    keys: list[bytes] = [row.tobytes() for row in outline]
+    seen = Counter(keys)
+    shared = np.array([seen[key] > 1 for key in keys], dtype=bool)
+    normalised = shapely.to_wkb(shapely.normalize(geoms[shared]))
+    for position, wkb in zip(np.flatnonzero(shared).tolist(), normalised.tolist(), strict=True):
+        keys[position] += wkb
+    return {s.index: key for s, key in zip(with_polygon, keys, strict=True)}
 
 
 def _check_within_file(checked: Checked) -> None:
@@ -499,8 +671,9 @@ def _check_within_file(checked: Checked) -> None:
     records: dict[str, Staged] = {}
     polygons: dict[tuple[str, bytes], Staged] = {}
     activities: dict[str, Staged] = {}
-    for staged in list(checked.staged.values()):
-        label = label_of(staged.index, staged.hazard_id)
+    all_staged = list(checked.staged.values())
+    keys = _polygon_keys(all_staged)
+    for staged in all_staged:
         if staged.action == Action.RECORD:
             first = records.get(staged.hazard_id)
             if first is not None:
@@ -508,21 +681,21 @@ def _check_within_file(checked: Checked) -> None:
                     staged.index,
                     staged.hazard_id,
                     "duplicate_id",
-                    f"{label}: hazard ID {staged.hazard_id} is also feature {first.index}'s",
+                    f"{staged.label}: hazard ID {staged.hazard_id} is also feature {first.index}'s",
                     REFUSED,
                 )
                 continue
             records[staged.hazard_id] = staged
         if staged.clean is not None:
             scope = "" if staged.action == Action.RECORD else staged.hazard_id
-            key = (scope, _wkb_key(staged.clean.geom))
+            key = (scope, keys[staged.index])
             first = polygons.get(key)
             if first is not None:
                 checked.note(
                     staged.index,
                     staged.hazard_id,
                     "duplicate_geometry",
-                    f"{label}: the same polygon as feature {first.index} "
+                    f"{staged.label}: the same polygon as feature {first.index} "
                     f"({first.hazard_id}); a duplicate (from overlapping map sheets?)",
                     REFUSED,
                 )
@@ -536,38 +709,51 @@ def _check_within_file(checked: Checked) -> None:
                     staged.index,
                     staged.hazard_id,
                     "activity_inconsistent",
-                    f"{label}: activity {reference} is a {staged.action.value} here but a "
-                    f"{first.action.value} in feature {first.index}",
+                    f"{staged.label}: activity {reference} is a {staged.action.value} here but "
+                    f"a {first.action.value} in feature {first.index}",
                     REFUSED,
                 )
-    for staged in list(checked.staged.values()):
-        hazard = records.get(staged.hazard_id)
-        if (
-            staged.action == Action.RECORD
-            or hazard is None
-            or hazard.index in checked.refused_indices
-        ):
-            continue
-        label = label_of(staged.index, staged.hazard_id)
-        if staged.date and hazard.date and staged.date < hazard.date:
+    _check_results_on_file_hazards(checked, records)
+
+
+def _check_results_on_file_hazards(checked: Checked, records: dict[str, Staged]) -> None:
+    """Results on a hazard this file records must come after it and overlap it.
+
+    Overlaps are tested for all pairs at once: one call per pair costs more than the test.
+    """
+    pairs = [
+        (staged, hazard)
+        for staged in list(checked.staged.values())
+        if staged.action != Action.RECORD
+        and (hazard := records.get(staged.hazard_id)) is not None
+        and hazard.index not in checked.refused_indices
+    ]
+    early = [bool(s.date and h.date and s.date < h.date) for s, h in pairs]
+    compared = [
+        (n, h.clean.geom, s.clean.geom)
+        for n, (s, h) in enumerate(pairs)
+        if not early[n] and s.clean is not None and h.clean is not None
+    ]
+    hazards = np.array([hazard for _, hazard, _ in compared], dtype=object)
+    results = np.array([result for _, _, result in compared], dtype=object)
+    overlapping = shapely.relate_pattern(hazards, results, "T********").tolist()
+    apart = {n for (n, _, _), overlaps in zip(compared, overlapping, strict=True) if not overlaps}
+    for n, (staged, hazard) in enumerate(pairs):
+        if early[n]:
             checked.note(
                 staged.index,
                 staged.hazard_id,
                 "dates_out_of_order",
-                f"{label}: dated {staged.date}, before hazard {staged.hazard_id} was recorded "
-                f"({hazard.date}, feature {hazard.index})",
+                f"{staged.label}: dated {staged.date}, before hazard {staged.hazard_id} was "
+                f"recorded ({hazard.date}, feature {hazard.index})",
                 REFUSED,
             )
-        elif (
-            staged.clean is not None
-            and hazard.clean is not None
-            and not shapely.relate_pattern(hazard.clean.geom, staged.clean.geom, "T********")
-        ):
+        elif n in apart:
             checked.note(
                 staged.index,
                 staged.hazard_id,
                 "no_overlap",
-                f"{label}: the polygon does not overlap hazard {staged.hazard_id} "
+                f"{staged.label}: the polygon does not overlap hazard {staged.hazard_id} "
                 f"(feature {hazard.index})",
                 REFUSED,
             )
@@ -581,7 +767,7 @@ _HAZARDS = text(
     SELECT h.national_id, h.hazard_class, h.status,
            (SELECT max(e.effective_date) FROM ledger_events e
             WHERE e.hazard_id = h.id AND (e.sign = 1 OR e.kind = 'confirmed')) AS floor_date
-    FROM hazards h WHERE h.national_id = ANY(:ids)
+    FROM hazards h WHERE h.national_id = ANY(CAST(:ids AS text[]))
     """
 )
 
@@ -603,6 +789,7 @@ _POLYGONS = text(
               AND ST_Equals(e2.piece, f.g) LIMIT 1) AS same_polygon_as,
            COALESCE(ST_Relate(h.geom, f.g, 'T********'), false) AS overlaps
     FROM f LEFT JOIN hazards h ON h.national_id = f.nid
+    ORDER BY f.ord
     """
 )
 
@@ -633,7 +820,7 @@ def check_database(connection: Connection, checked: Checked) -> None:
     ids = sorted({s.hazard_id for s in checked.staged.values()})
     known = {
         row.national_id: _Known(row.hazard_class, row.status, row.floor_date)
-        for row in connection.execute(_HAZARDS, {"ids": ids})
+        for row in connection.execute(_HAZARDS, {"ids": text_array(ids)})
     }
     checked.classes.update({nid: hazard.hazard_class for nid, hazard in known.items()})
     checked.classes.update(
@@ -642,7 +829,6 @@ def check_database(connection: Connection, checked: Checked) -> None:
     for staged in list(checked.staged.values()):
         if staged.action == Action.RECORD:
             continue
-        label = label_of(staged.index, staged.hazard_id)
         hazard = known.get(staged.hazard_id)
         if hazard is None:
             if staged.hazard_id not in checked.record_ids:
@@ -650,7 +836,7 @@ def check_database(connection: Connection, checked: Checked) -> None:
                     staged.index,
                     staged.hazard_id,
                     "unknown_hazard",
-                    f"{label}: names hazard {staged.hazard_id}, which is neither in the "
+                    f"{staged.label}: names hazard {staged.hazard_id}, which is neither in the "
                     "database nor recorded by this file",
                     REFUSED,
                 )
@@ -660,7 +846,8 @@ def check_database(connection: Connection, checked: Checked) -> None:
                 staged.index,
                 staged.hazard_id,
                 "hazard_closed",
-                f"{label}: hazard {staged.hazard_id} is closed: all its land has been released",
+                f"{staged.label}: hazard {staged.hazard_id} is closed: all its land has been "
+                "released",
                 REFUSED,
             )
         elif staged.date and hazard.floor_date and staged.date < hazard.floor_date:
@@ -668,8 +855,8 @@ def check_database(connection: Connection, checked: Checked) -> None:
                 staged.index,
                 staged.hazard_id,
                 "dates_out_of_order",
-                f"{label}: dated {staged.date}, before {hazard.floor_date}, when land was last "
-                f"added to hazard {staged.hazard_id} or its class changed",
+                f"{staged.label}: dated {staged.date}, before {hazard.floor_date}, when land was "
+                f"last added to hazard {staged.hazard_id} or its class changed",
                 REFUSED,
             )
         elif staged.action == Action.CONFIRM and hazard.hazard_class != "SHA":
@@ -677,7 +864,7 @@ def check_database(connection: Connection, checked: Checked) -> None:
                 staged.index,
                 staged.hazard_id,
                 "already_cha",
-                f"{label}: hazard {staged.hazard_id} is already a CHA",
+                f"{staged.label}: hazard {staged.hazard_id} is already a CHA",
                 REFUSED,
             )
     _check_polygons(connection, checked, set(known))
@@ -691,8 +878,8 @@ def _check_imported_activities(connection: Connection, checked: Checked) -> None
         return
     done = set(
         connection.execute(
-            text("SELECT reference FROM activities WHERE reference = ANY(:refs)"),
-            {"refs": references},
+            text("SELECT reference FROM activities WHERE reference = ANY(CAST(:refs AS text[]))"),
+            {"refs": text_array(references)},
         ).scalars()
     )
     for staged in list(checked.staged.values()):
@@ -721,6 +908,16 @@ _NEAR_RECORDED = text(
 )
 
 
+# Whether any hazard is recorded within a box: when none is within the box of the whole file,
+# no box of its features meets one either, and the boxes need not travel at all.
+_ANY_RECORDED_IN = text(
+    """
+    SELECT EXISTS (SELECT 1 FROM ledger_events
+                   WHERE kind = 'recorded' AND piece && ST_MakeEnvelope(:x0, :y0, :x1, :y1, 4326))
+    """
+)
+
+
 def _polygons_to_compare(connection: Connection, checked: Checked, known: set[str]) -> list[Staged]:
     """Features whose polygon must be compared with the database: results, hazards whose ID
     is known, and new hazards lying where a hazard has been recorded."""
@@ -729,20 +926,29 @@ def _polygons_to_compare(connection: Connection, checked: Checked, known: set[st
     if not new:
         return with_polygon
     boxes = shapely.bounds([s.clean.geom for s in new])  # type: ignore[union-attr]
-    near = set(
+    near = _near_recorded(connection, [s.index for s in new], boxes)
+    far = {s.index for s in new} - near
+    return [s for s in with_polygon if s.index not in far]
+
+
+def _near_recorded(connection: Connection, indices: list[int], boxes: np.ndarray) -> set[int]:
+    """Which of the features (``indices``, with their ``boxes``) meet a recorded hazard's box."""
+    extent = [boxes[:, 0].min(), boxes[:, 1].min(), boxes[:, 2].max(), boxes[:, 3].max()]
+    whole = dict(zip(("x0", "y0", "x1", "y1"), map(float, extent), strict=True))
+    if not connection.execute(_ANY_RECORDED_IN, whole).scalar():
+        return set()
+    return set(
         connection.execute(
             _NEAR_RECORDED,
             {
-                "ord": [s.index for s in new],
-                "x0": boxes[:, 0].tolist(),
-                "y0": boxes[:, 1].tolist(),
-                "x1": boxes[:, 2].tolist(),
-                "y1": boxes[:, 3].tolist(),
+                "ord": number_array(indices),
+                "x0": number_array(boxes[:, 0].tolist()),
+                "y0": number_array(boxes[:, 1].tolist()),
+                "x1": number_array(boxes[:, 2].tolist()),
+                "y1": number_array(boxes[:, 3].tolist()),
             },
         ).scalars()
     )
-    far = {s.index for s in new} - near
-    return [s for s in with_polygon if s.index not in far]
 
 
 def _check_polygons(connection: Connection, checked: Checked, known: set[str]) -> None:
@@ -754,13 +960,14 @@ def _check_polygons(connection: Connection, checked: Checked, known: set[str]) -
         {
             "ord": [s.index for s in with_polygon],
             "nid": [s.hazard_id for s in with_polygon],
-            "wkb": [shapely.to_wkb(s.clean.geom) for s in with_polygon],  # type: ignore[union-attr]
+            "wkb": shapely.to_wkb(
+                np.array([s.clean.geom for s in with_polygon], dtype=object)  # type: ignore[union-attr]
+            ).tolist(),
         },
     ).all()
     by_index = {s.index: s for s in with_polygon}
     for row in rows:
         staged = by_index[row.ord]
-        label = label_of(staged.index, staged.hazard_id)
         if staged.action == Action.RECORD:
             if staged.hazard_id in known:
                 if row.same_as_recorded:
@@ -768,7 +975,7 @@ def _check_polygons(connection: Connection, checked: Checked, known: set[str]) -
                         staged.index,
                         staged.hazard_id,
                         "already_recorded",
-                        f"{label}: hazard {staged.hazard_id} is already recorded with this "
+                        f"{staged.label}: hazard {staged.hazard_id} is already recorded with this "
                         "polygon; skipped",
                         SKIPPED,
                     )
@@ -777,8 +984,8 @@ def _check_polygons(connection: Connection, checked: Checked, known: set[str]) -
                         staged.index,
                         staged.hazard_id,
                         "duplicate_id_db",
-                        f"{label}: hazard {staged.hazard_id} is already in the database with a "
-                        "different polygon; to change it, use a correction",
+                        f"{staged.label}: hazard {staged.hazard_id} is already in the database "
+                        "with a different polygon; to change it, use a correction",
                         REFUSED,
                     )
             elif row.same_polygon_as:
@@ -786,7 +993,7 @@ def _check_polygons(connection: Connection, checked: Checked, known: set[str]) -
                     staged.index,
                     staged.hazard_id,
                     "duplicate_geometry_db",
-                    f"{label}: the same polygon is already recorded as hazard "
+                    f"{staged.label}: the same polygon is already recorded as hazard "
                     f"{row.same_polygon_as}",
                     REFUSED,
                 )
@@ -795,7 +1002,8 @@ def _check_polygons(connection: Connection, checked: Checked, known: set[str]) -
                 staged.index,
                 staged.hazard_id,
                 "no_overlap",
-                f"{label}: the polygon does not overlap what remains of hazard {staged.hazard_id}",
+                f"{staged.label}: the polygon does not overlap what remains of hazard "
+                f"{staged.hazard_id}",
                 REFUSED,
             )
 
@@ -814,16 +1022,17 @@ def _check_regions(connection: Connection, checked: Checked) -> None:
         return
     shapely.prepare(units)
     staged = [s for s in checked.staged.values() if s.clean is not None]
-    geoms = [s.clean.geom for s in staged]  # type: ignore[union-attr]
-    inside = np.zeros(len(geoms), dtype=bool)
-    touching = np.zeros(len(geoms), dtype=bool)
-    for unit in units:
-        inside |= shapely.covers(unit, geoms)
-        touching |= shapely.intersects(unit, geoms)
+    geoms = np.array([s.clean.geom for s in staged], dtype=object)  # type: ignore[union-attr]
+    inside = _covered(units, geoms)
+    touching = _in_any(units, geoms, shapely.intersects, skip=inside)
     policy = REFUSED if checked.profile.limits.partly_outside == "refuse" else WARNING
-    for item, touches, covered in zip(staged, touching, inside, strict=True):
-        if covered:
-            continue
+    uncovered = [(s, bool(t)) for s, t, c in zip(staged, touching, inside, strict=True) if not c]
+    partly = [s for s, touches in uncovered if touches]
+    beyond = [polygons_only(_beyond(s.clean.geom, units)) for s in partly]  # type: ignore[union-attr]
+    outside_m2 = dict(
+        zip([s.index for s in partly], geodesic_areas_m2(beyond).tolist(), strict=True)
+    )
+    for item, touches in uncovered:
         label = label_of(item.index, item.hazard_id)
         clean = item.clean
         if clean is None:  # only features with a polygon are in the list
@@ -831,7 +1040,7 @@ def _check_regions(connection: Connection, checked: Checked) -> None:
         if not touches:
             _outside(checked, item, label, units)
             continue
-        outside = geodesic_area_m2(_beyond(clean.geom, units))
+        outside = outside_m2[item.index]
         if outside >= MIN_AREA_M2:
             checked.note(
                 item.index,
@@ -841,6 +1050,39 @@ def _check_regions(connection: Connection, checked: Checked) -> None:
                 "loaded region boundaries",
                 policy,
             )
+
+
+def _in_any(
+    units: list[BaseGeometry],
+    geoms: np.ndarray,
+    predicate: Callable[[BaseGeometry, np.ndarray], np.ndarray],
+    *,
+    skip: np.ndarray | None = None,
+) -> np.ndarray:
+    """Which ``geoms`` satisfy ``predicate(unit, geom)`` for some unit (True where ``skip``).
+
+    A geometry is tested against the next unit only while no unit has answered yes, and not at
+    all where ``skip`` already decides: testing a hundred thousand polygons against every
+    boundary cost a second.
+    """
+    found = np.zeros(len(geoms), dtype=bool) if skip is None else skip.copy()
+    for unit in units:
+        rest = ~found
+        found[rest] = predicate(unit, geoms[rest])
+    return found
+
+
+def _covered(units: list[BaseGeometry], geoms: np.ndarray) -> np.ndarray:
+    """Which ``geoms`` some unit covers.
+
+    A unit that covers a polygon's box covers the polygon, and a box has four corners where a
+    densified polygon has dozens of vertices: most polygons are settled by their box, and only
+    the others are tested themselves.
+    """
+    inside = _in_any(units, shapely.box(*shapely.bounds(geoms).T), shapely.covers)
+    rest = ~inside
+    inside[rest] = _in_any(units, geoms[rest], shapely.covers)
+    return inside
 
 
 def _beyond(geom: BaseGeometry, units: list[BaseGeometry]) -> BaseGeometry:

@@ -305,13 +305,22 @@ def make() -> None:
         "bad_count.geojson",
         [
             hazard("BA-B-001", good),
-            result(
-                "BA-B-001",
-                square(0, 0, 100),
-                activity_type="clearance",
-                activity_ref="CL-BAD-1",
-                submunitions_found="2",
-                submunitions_destroyed="-3",
+            *(
+                result(
+                    "BA-B-001",
+                    square(0, 0, 100),
+                    activity_type="clearance",
+                    activity_ref=f"CL-BAD-{n}",
+                    **counts,
+                )
+                for n, counts in enumerate(
+                    [
+                        {"submunitions_found": "2", "submunitions_destroyed": "-3"},
+                        {"submunitions_found": "nan"},
+                        {"submunitions_found": "inf"},
+                    ],
+                    start=1,
+                )
             ),
         ],
     )
