@@ -133,11 +133,28 @@ def geodesic_areas_m2(geoms: Sequence[BaseGeometry] | np.ndarray) -> np.ndarray:
     array = np.asarray(geoms, dtype=object).ravel()
     areas = np.zeros(len(array))
     keep = ~(shapely.is_empty(array) | shapely.is_missing(array))
-    if not keep.any():
-        return areas
-    parts, owner = shapely.get_parts(array[keep], return_index=True)
-    multi = shapely.multipolygons(parts, indices=owner)
-    _, coords, (rings, polygons, owners) = shapely.to_ragged_array(multi)
+    if keep.any():
+        _, coords, offsets = _multipolygon_layout(array[keep])
+        areas[keep] = _areas_of_rings(coords, offsets)
+    return areas
+
+
+def _multipolygon_layout(
+    geoms: np.ndarray,
+) -> tuple[shapely.GeometryType, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``to_ragged_array`` of non-empty Polygons and MultiPolygons, always in the MultiPolygon
+    layout (ring, polygon and geometry offsets), so that it rebuilds MultiPolygons."""
+    kind, coords, offsets = shapely.to_ragged_array(geoms)
+    if kind == shapely.GeometryType.POLYGON:  # every one a Polygon: one part each
+        offsets = (*offsets, np.arange(len(geoms) + 1))
+    return shapely.GeometryType.MULTIPOLYGON, coords, offsets  # type: ignore[return-value]
+
+
+def _areas_of_rings(
+    coords: np.ndarray, offsets: tuple[np.ndarray, np.ndarray, np.ndarray]
+) -> np.ndarray:
+    """Area of each geometry of a MultiPolygon layout (see :func:`geodesic_areas_m2`)."""
+    rings, polygons, owners = offsets
     lon = np.ascontiguousarray(coords[:, 0])
     lat = np.ascontiguousarray(coords[:, 1])
     ring_area = np.array(
@@ -152,8 +169,7 @@ def geodesic_areas_m2(geoms: Sequence[BaseGeometry] | np.ndarray) -> np.ndarray:
     ring_owner = np.repeat(
         np.repeat(np.arange(len(owners) - 1), np.diff(owners)), np.diff(polygons)
     )
-    areas[keep] = np.bincount(ring_owner, weights=signed, minlength=len(owners) - 1)
-    return areas
+    return np.bincount(ring_owner, weights=signed, minlength=len(owners) - 1)
 
 
 def _check_coordinates(geom: BaseGeometry, label: str) -> None:
@@ -326,7 +342,8 @@ def _prepare_valid(
     None marks coordinates that are not finite or not lon/lat once transformed, and invalid
     geometry: :func:`prepare_polygon` reports or repairs those.
     """
-    geoms = shapely.force_2d(geoms)
+    if shapely.has_z(geoms).any():
+        geoms = shapely.force_2d(geoms)
     if not crs.equals(WGS84, ignore_axis_order=True):
         transformer = _transformer(crs)
 
@@ -342,17 +359,13 @@ def _prepare_valid(
         | (np.abs(coords[:, 1]) > 90)
     )
     plausible = np.bincount(owner[implausible], minlength=len(geoms)) == 0
-    parts, part_owner = shapely.get_parts(geoms, return_index=True)
-    multi = shapely.multipolygons(parts, indices=part_owner)
-    ok = plausible & shapely.is_valid(multi)
+    ok = plausible & shapely.is_valid(geoms)
     if not ok.any():
         return [None] * len(geoms)
-    oriented = shapely.orient_polygons(multi[ok])
-    kind, dense_coords, offsets = shapely.to_ragged_array(oriented)
-    rings = offsets[0]
-    dense_coords, rings = _densify_rings(dense_coords, rings, max_edge_m)
+    kind, flat, offsets = _multipolygon_layout(shapely.orient_polygons(geoms[ok]))
+    areas = _areas_of_rings(flat, offsets)
+    dense_coords, rings = _densify_rings(flat, offsets[0], max_edge_m)
     dense = shapely.from_ragged_array(kind, dense_coords, (rings, *offsets[1:]))
-    areas = geodesic_areas_m2(oriented)
     out: list[tuple[MultiPolygon, float] | None] = [None] * len(geoms)
     for position, geom, area in zip(np.flatnonzero(ok), dense, areas.tolist(), strict=True):
         out[position] = (geom, area)
