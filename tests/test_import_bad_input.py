@@ -9,10 +9,15 @@ finding reported.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import geopandas as gpd
+import pyogrio
 import pytest
-from importing import BAD, SAMPLES, fingerprint, imports_db
+import shapely
+import shapely.affinity
+from importing import BAD, SAMPLES, fingerprint, geod_area, imports_db
 from sqlalchemy import Engine, text
 
 from landrelease.errors import LandReleaseError
@@ -65,6 +70,9 @@ CORPUS: dict[str, tuple[dict[str, str], bool, list[tuple[int | None, str, str]],
     "unknown_hazard.geojson": ({}, False, [(2, "unknown_hazard", "refused")], False),
     "no_overlap.geojson": ({}, False, [(2, "no_overlap", "refused")], False),
     "unknown_value.geojson": ({}, False, [(2, "unknown_value", "refused")], False),
+    "near_duplicate.geojson": ({}, False, [(2, "near_duplicate_geometry", "refused")], False),
+    "near_duplicate_db.geojson": ({}, True, [(1, "near_duplicate_geometry_db", "refused")], False),
+    "overlapping_hazards.geojson": ({}, False, [(2, "overlaps_hazard", "warning")], True),
     "bad_count.geojson": (
         {},
         False,
@@ -183,3 +191,44 @@ def test_zip_slip_is_refused_before_anything_is_written(
     assert fingerprint(imports_db) == before
     assert not list(tmp_path.rglob("escaped.geojson"))
     assert not list((tmp_path / "tmp").iterdir())  # the unpacking folder is gone too
+
+
+def _overlap_m2(message: str) -> float:
+    found = re.search(r"overlaps .* by ([\d,]+\.\d) m²", message)
+    assert found, message
+    return float(found.group(1).replace(",", ""))
+
+
+def test_overlaps_are_measured_in_the_file_and_against_the_database(
+    imports_db: Engine, tmp_path: Path
+) -> None:
+    """The m² a warning names is the geodesic area of the land the two hazards share."""
+    path = BAD / "overlapping_hazards.geojson"
+    first, second = pyogrio.read_dataframe(path).geometry.values
+    result = import_file(imports_db, path)
+    assert result.status == "applied"
+    (problem,) = result.problems
+    assert "feature 1 (BA-B-001)" in problem.message
+    assert _overlap_m2(problem.message) == pytest.approx(
+        geod_area(first.intersection(second)), abs=0.1
+    )
+
+    width = second.bounds[2] - second.bounds[0]
+    third = shapely.affinity.translate(second, xoff=0.6 * width)
+    later = tmp_path / "later.geojson"
+    pyogrio.write_dataframe(
+        gpd.GeoDataFrame(
+            {"hazard_id": ["BA-B-003"], "class": ["CHA"], "date": ["2023-05-01"]},
+            geometry=[third],
+            crs=4326,
+        ),
+        later,
+    )
+    result = import_file(imports_db, later)
+    assert result.status == "applied"
+    (problem,) = result.problems
+    assert (problem.code, problem.action) == ("overlaps_hazard_db", "warning")
+    assert "hazard BA-B-002" in problem.message
+    assert _overlap_m2(problem.message) == pytest.approx(
+        geod_area(second.intersection(third)), abs=0.1
+    )

@@ -714,6 +714,7 @@ def _check_within_file(checked: Checked) -> None:
                     REFUSED,
                 )
     _check_results_on_file_hazards(checked, records)
+    _check_new_hazards_overlap(checked)
 
 
 def _check_results_on_file_hazards(checked: Checked, records: dict[str, Staged]) -> None:
@@ -757,6 +758,86 @@ def _check_results_on_file_hazards(checked: Checked, records: dict[str, Staged])
                 f"(feature {hazard.index})",
                 REFUSED,
             )
+
+
+#: Two hazards whose common land is at least this share of the land of both together are one
+#: hazard entered twice (digitised again from another map sheet, or resurveyed), not two.
+NEAR_DUPLICATE_SHARE = 0.9
+
+
+def _note_overlap(
+    checked: Checked,
+    staged: Staged,
+    other: str,
+    shared_m2: float,
+    other_m2: float,
+    where: str,
+) -> None:
+    """Refuse a near-duplicate of ``other``, or warn that it overlaps ``other``.
+
+    ``where`` is "" for another feature of the file and "_db" for a hazard in the database.
+    Overlapping hazards count the same land twice in the remaining area; a small overlap is
+    common where neighbouring teams drew a shared edge, so it is a warning, not a refusal.
+    """
+    own_m2 = staged.clean.area_m2  # type: ignore[union-attr]
+    together = own_m2 + other_m2 - shared_m2
+    share = shared_m2 / together if together > 0 else 1.0
+    if share >= NEAR_DUPLICATE_SHARE:
+        checked.note(
+            staged.index,
+            staged.hazard_id,
+            f"near_duplicate_geometry{where}",
+            f"{staged.label}: covers nearly the same land as {other} ({share:.0%} of the two "
+            "together); the same hazard entered twice?",
+            REFUSED,
+        )
+    elif shared_m2 >= MIN_AREA_M2:
+        checked.note(
+            staged.index,
+            staged.hazard_id,
+            f"overlaps_hazard{where}",
+            f"{staged.label}: overlaps {other} by {shared_m2:,.1f} m² ({shared_m2 / own_m2:.1%} "
+            "of this hazard); that land would count in both",
+            WARNING,
+        )
+
+
+def _shared_areas(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Geodesic area (m²) of the land each pair of polygons has in common."""
+    common = shapely.intersection(first, second)
+    return geodesic_areas_m2([polygons_only(g) for g in common])
+
+
+def _check_new_hazards_overlap(checked: Checked) -> None:
+    """New hazards of the file that overlap one another (each pair once, on the later one).
+
+    Candidate pairs come from one STRtree query over every new polygon: a file of hazards that
+    tile the land yields next to none, so the cost is the tree's.
+    """
+    new = [s for s in checked.staged.values() if s.action == Action.RECORD and s.clean]
+    if len(new) < 2:
+        return
+    geoms = np.array([s.clean.geom for s in new], dtype=object)  # type: ignore[union-attr]
+    first, second = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    later = first < second
+    first, second = first[later], second[later]
+    inner = shapely.relate_pattern(geoms[first], geoms[second], "T********")
+    first, second = first[inner], second[inner]
+    if not len(first):
+        return
+    shared = _shared_areas(geoms[first], geoms[second])
+    for a, b, shared_m2 in zip(first.tolist(), second.tolist(), shared.tolist(), strict=True):
+        earlier, staged = new[a], new[b]
+        if staged.index not in checked.staged or earlier.index not in checked.staged:
+            continue  # one of the two is refused already: the other is compared with nothing
+        _note_overlap(
+            checked,
+            staged,
+            f"feature {earlier.index} ({earlier.hazard_id})",
+            shared_m2,
+            earlier.clean.area_m2,  # type: ignore[union-attr]
+            "",
+        )
 
 
 # -- checks against the database -------------------------------------------------------------
@@ -951,6 +1032,59 @@ def _near_recorded(connection: Connection, indices: list[int], boxes: np.ndarray
     )
 
 
+def _wkbs(staged: list[Staged]) -> list[bytes]:
+    """The WKB of each feature's clean polygon, encoded in one call."""
+    geoms = np.array([s.clean.geom for s in staged], dtype=object)  # type: ignore[union-attr]
+    return shapely.to_wkb(geoms).tolist()
+
+
+# For each new polygon, the open hazard it shares most land with (what remains of it).
+_OVERLAPPING_HAZARD = text(
+    """
+    WITH f AS MATERIALIZED (
+        SELECT f.ord, ST_GeomFromWKB(f.wkb, 4326) AS g
+        FROM unnest(CAST(:ord AS int[]), CAST(:wkb AS bytea[])) AS f(ord, wkb)
+    )
+    SELECT f.ord, o.national_id, o.shared_m2, o.area_m2
+    FROM f CROSS JOIN LATERAL (
+        SELECT h.national_id, h.area_m2,
+               lr_area_m2(ST_CollectionExtract(ST_Intersection(h.geom, f.g), 3)) AS shared_m2
+        FROM hazards h
+        WHERE h.status = 'active' AND h.geom && f.g AND ST_Relate(h.geom, f.g, 'T********')
+        ORDER BY shared_m2 DESC, h.national_id
+        LIMIT 1
+    ) o
+    ORDER BY f.ord
+    """
+)
+
+
+def _check_overlaps_with_database(
+    connection: Connection, checked: Checked, new: list[Staged]
+) -> None:
+    """New hazards that overlap an open hazard of the database (see :func:`_note_overlap`)."""
+    new = [s for s in new if s.index in checked.staged]
+    if not new:
+        return
+    rows = connection.execute(
+        _OVERLAPPING_HAZARD,
+        {
+            "ord": [s.index for s in new],
+            "wkb": _wkbs(new),
+        },
+    ).all()
+    by_index = {s.index: s for s in new}
+    for row in rows:
+        _note_overlap(
+            checked,
+            by_index[row.ord],
+            f"hazard {row.national_id}",
+            row.shared_m2,
+            row.area_m2,
+            "_db",
+        )
+
+
 def _check_polygons(connection: Connection, checked: Checked, known: set[str]) -> None:
     with_polygon = _polygons_to_compare(connection, checked, known)
     if not with_polygon:
@@ -960,9 +1094,7 @@ def _check_polygons(connection: Connection, checked: Checked, known: set[str]) -
         {
             "ord": [s.index for s in with_polygon],
             "nid": [s.hazard_id for s in with_polygon],
-            "wkb": shapely.to_wkb(
-                np.array([s.clean.geom for s in with_polygon], dtype=object)  # type: ignore[union-attr]
-            ).tolist(),
+            "wkb": _wkbs(with_polygon),
         },
     ).all()
     by_index = {s.index: s for s in with_polygon}
@@ -1006,6 +1138,11 @@ def _check_polygons(connection: Connection, checked: Checked, known: set[str]) -
                 f"{staged.hazard_id}",
                 REFUSED,
             )
+    _check_overlaps_with_database(
+        connection,
+        checked,
+        [s for s in with_polygon if s.action == Action.RECORD and s.hazard_id not in known],
+    )
 
 
 def _check_regions(connection: Connection, checked: Checked) -> None:

@@ -19,6 +19,8 @@ from pathlib import Path
 import geopandas as gpd
 import pyogrio
 import shapely
+import shapely.affinity
+import shapely.geometry
 from pyproj import Geod, Transformer
 from shapely.geometry import Polygon, mapping
 
@@ -217,6 +219,24 @@ def make() -> None:
     write("duplicate_id.geojson", [hazard("BA-B-001", good), hazard("BA-B-001", good2)])
     write("duplicate_id_db.geojson", [hazard("BA-G-001", good)])
     write("duplicate_geometry_db.geojson", [hazard("BA-B-777", sample_hazard("BA-G-001"))])
+    redrawn = local([(1.5, -1.0), (201.0, 0.8), (199.2, 201.3), (-0.7, 199.0)])
+    write(
+        "near_duplicate.geojson",
+        [hazard("BA-B-001", good, sheet="L-34-121"), hazard("BA-B-101", redrawn, sheet="L-34-122")],
+    )
+    write(
+        "near_duplicate_db.geojson",
+        [
+            hazard(
+                "BA-B-778",
+                shapely.affinity.translate(shapely.geometry.shape(sample_hazard("BA-G-001")), 1e-5),
+            )
+        ],
+    )
+    write(
+        "overlapping_hazards.geojson",
+        [hazard("BA-B-001", good), hazard("BA-B-002", square(150, 0))],
+    )
     write(
         "outside_country.geojson",
         [
