@@ -39,6 +39,12 @@ CORPUS: dict[str, tuple[dict[str, str], bool, list[tuple[int | None, str, str]],
     ),
     "ring_too_few_points.geojson": ({}, False, [(2, "ring_too_few_points", "refused")], False),
     "ring_single_vertex.geojson": ({}, False, [(2, "ring_too_few_points", "refused")], False),
+    "ring_too_few_points_multi.geojson": (
+        {},
+        False,
+        [(2, "ring_too_few_points", "refused")],
+        False,
+    ),
     "ring_not_closed.geojson": ({}, False, [(2, "ring_not_closed", "refused")], False),
     "ring_not_closed_wkt.csv": (
         {"crs": "EPSG:4326"},

@@ -355,7 +355,7 @@ def decode_geometries(
     short = shapely.get_num_coordinates(rings) < 4
     owners = np.flatnonzero(suspect)[owner[ring_owner[short]]]
     for position in dict.fromkeys(owners.tolist()):
-        polygon_rings = shapely.get_rings(geoms[position])
+        polygon_rings = shapely.get_rings(shapely.get_parts(geoms[position]))  # every part's
         note = ring_problem([shapely.get_coordinates(r) for r in polygon_rings])
         if note is not None:
             notes[position] = note

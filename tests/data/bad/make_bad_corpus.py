@@ -180,6 +180,23 @@ def make() -> None:
             hazard("BA-B-003", square(1200, 0)),
         ],
     )
+    # The same short ring as the second part of a MultiPolygon whose first part is sound.
+    write(
+        "ring_too_few_points_multi.geojson",
+        [
+            hazard("BA-B-001", good),
+            hazard(
+                "BA-B-002",
+                {
+                    "type": "MultiPolygon",
+                    "coordinates": [
+                        [[list(p) for p in coords(square(1200, 0))]],
+                        [[list(ring[0]), list(ring[1]), list(ring[0])]],
+                    ],
+                },
+            ),
+        ],
+    )
     write(
         "ring_single_vertex.geojson",
         [hazard("BA-B-001", good), hazard("BA-B-002", raw_polygon([ring[0]]))],
