@@ -83,6 +83,19 @@ class HazardInput:
 
 
 @dataclass(frozen=True)
+class ActivityInput:
+    """A field activity to record (see :meth:`Ledger.add_activity`)."""
+
+    kind: ActivityKind
+    reference: str | None = None
+    organisation: str | None = None
+    start_date: dt.date | None = None
+    end_date: dt.date | None = None
+    items: Mapping[ItemType, int | tuple[int, int]] | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
 class ReleaseRequest:
     """Land found free of contamination by one method, to take out of one hazard."""
 
@@ -141,6 +154,22 @@ class _Locked:
 def _wkb(clean: CleanPolygon) -> bytes:
     return shapely.to_wkb(clean.geom, include_srid=False)
 
+
+_INSERT_ACTIVITIES = text(
+    """
+    INSERT INTO activities (id, kind, reference, organisation_id, start_date, end_date, note)
+    SELECT * FROM unnest(CAST(:id AS bigint[]), CAST(:kind AS text[]), CAST(:ref AS text[]),
+                         CAST(:org AS bigint[]), CAST(:start AS date[]), CAST(:end AS date[]),
+                         CAST(:note AS text[]))
+    """
+)
+_INSERT_ITEMS = text(
+    """
+    INSERT INTO activity_items (activity_id, item_type, found, destroyed)
+    SELECT * FROM unnest(CAST(:a AS bigint[]), CAST(:t AS text[]), CAST(:f AS int[]),
+                         CAST(:d AS int[]))
+    """
+)
 
 _NEW_HAZARD_COLUMNS = (
     ("national_id", "text"),
@@ -385,47 +414,80 @@ class Ledger:
         note: str | None = None,
     ) -> int:
         """Record a field activity; ``items`` maps type to destroyed, or (found, destroyed)."""
-        if start_date and end_date and end_date < start_date:
-            raise DateError(
-                f"activity {reference or ''}: ends {end_date} before it starts "
-                f"{start_date}; dates out of order"
-            )
-        for when in (start_date, end_date):
+        activity = ActivityInput(kind, reference, organisation, start_date, end_date, items, note)
+        return self.add_activities([activity])[0]
+
+    def check_activity(self, activity: ActivityInput) -> dict[str, tuple[int, int]]:
+        """Refuse an activity whose dates are out of order or in the future, or whose item
+        counts are negative; its counts by item type, as (found, destroyed)."""
+        label = f"activity {activity.reference or ''}".strip()
+        start, end = activity.start_date, activity.end_date
+        if start and end and end < start:
+            raise DateError(f"{label}: ends {end} before it starts {start}; dates out of order")
+        for when in (start, end):
             if when:
-                self._check_not_future(when, f"activity {reference or ''}".strip())
+                self._check_not_future(when, label)
         counts: dict[str, tuple[int, int]] = {}
-        for item_type, count in (items or {}).items():
+        for item_type, count in (activity.items or {}).items():
             found, destroyed = count if isinstance(count, tuple) else (count, count)
             if found < 0 or destroyed < 0:
                 raise LandReleaseError(f"items {item_type}: counts cannot be negative")
             counts[ItemType(item_type).value] = (found, destroyed)
+        return counts
+
+    def add_activities(self, activities: Sequence[ActivityInput]) -> list[int]:
+        """Record field activities, all or none, in one statement however many: an import of
+        a year's results creates thousands. Returns their ids in the order given."""
+        problems: list[LandReleaseError] = []
+        counts: list[dict[str, tuple[int, int]]] = []
+        for activity in activities:
+            try:
+                counts.append(self.check_activity(activity))
+            except LandReleaseError as exc:
+                problems.append(exc)
+        if problems:
+            raise _combined(problems)
+        if not activities:
+            return []
         with self.connection.begin_nested():
-            activity_id = self.connection.execute(
-                text(
-                    """
-                    INSERT INTO activities (kind, reference, organisation_id, start_date,
-                                            end_date, note)
-                    VALUES (:kind, :reference, :org, :start, :end, :note) RETURNING id
-                    """
-                ),
-                {
-                    "kind": ActivityKind(kind).value,
-                    "reference": reference,
-                    "org": self.organisation_id(organisation),
-                    "start": start_date,
-                    "end": end_date,
-                    "note": note,
-                },
-            ).scalar_one()
-            for item_type, (found, destroyed) in counts.items():
+            org_ids = {
+                name: self.organisation_id(name)
+                for name in {a.organisation for a in activities if a.organisation}
+            }
+            ids = list(
                 self.connection.execute(
-                    text(
-                        "INSERT INTO activity_items (activity_id, item_type, found, destroyed)"
-                        " VALUES (:a, :t, :f, :d)"
-                    ),
-                    {"a": activity_id, "t": item_type, "f": found, "d": destroyed},
+                    text("SELECT nextval('activities_id_seq') FROM generate_series(1, :n)"),
+                    {"n": len(activities)},
+                ).scalars()
+            )
+            self.connection.execute(
+                _INSERT_ACTIVITIES,
+                {
+                    "id": ids,
+                    "kind": [ActivityKind(a.kind).value for a in activities],
+                    "ref": [a.reference for a in activities],
+                    "org": [
+                        org_ids.get(a.organisation) if a.organisation else None for a in activities
+                    ],
+                    "start": [a.start_date for a in activities],
+                    "end": [a.end_date for a in activities],
+                    "note": [a.note for a in activities],
+                },
+            )
+            items = [
+                (activity_id, item_type, found, destroyed)
+                for activity_id, by_type in zip(ids, counts, strict=True)
+                for item_type, (found, destroyed) in by_type.items()
+            ]
+            if items:
+                self.connection.execute(
+                    _INSERT_ITEMS,
+                    {
+                        name: [row[k] for row in items]
+                        for k, name in enumerate(("a", "t", "f", "d"))
+                    },
                 )
-        return activity_id
+        return ids
 
     def find_activity(self, reference: str) -> int | None:
         """The id of the activity with this report or task reference, if recorded."""
@@ -433,13 +495,17 @@ class Ledger:
             text("SELECT id FROM activities WHERE reference = :r"), {"r": reference}
         ).scalar()
 
-    def _activity_kind(self, activity_id: int) -> str:
-        kind = self.connection.execute(
-            text("SELECT kind FROM activities WHERE id = :id"), {"id": activity_id}
-        ).scalar()
-        if kind is None:
-            raise LandReleaseError(f"no activity with id {activity_id}")
-        return kind
+    def _activity_kinds(self, activity_ids: set[int]) -> dict[int, str]:
+        kinds = dict(
+            self.connection.execute(
+                text("SELECT id, kind FROM activities WHERE id = ANY(:ids)"),
+                {"ids": sorted(activity_ids)},
+            ).all()
+        )
+        missing = sorted(activity_ids - set(kinds))
+        if missing:
+            raise LandReleaseError(f"no activity with id {_one_line([str(m) for m in missing])}")
+        return kinds
 
     # -- record --------------------------------------------------------------------------
 
@@ -603,9 +669,7 @@ class Ledger:
                 cleaned.append(None)
         if problems:
             raise _combined(problems)
-        activity_kinds = {
-            a: self._activity_kind(a) for a in {r.activity_id for r in requests if r.activity_id}
-        }
+        activity_kinds = self._activity_kinds({r.activity_id for r in requests if r.activity_id})
         with self.connection.begin_nested():
             self._tune_for_batch()
             locked = self._lock([r.national_id for r in requests])
@@ -1133,6 +1197,7 @@ def transaction(engine: Engine, *, today: dt.date | None = None) -> Iterator[Led
 
 __all__ = [
     "SLIVER_M2",
+    "ActivityInput",
     "Confirmed",
     "GeometryError",
     "HazardInput",

@@ -35,6 +35,7 @@ from landrelease.geometry import densify_geodesic, polygons_only, prepare_polygo
 from landrelease.models import ActivityKind, EventKind, HazardClass, ItemType
 from landrelease.release import (
     SLIVER_M2,
+    ActivityInput,
     HazardInput,
     Ledger,
     ReleaseRequest,
@@ -702,3 +703,41 @@ def test_ledger_is_append_only(world: Engine, statement: str) -> None:
     assert isinstance(info.value, IntegrityError), repr(info.value)
     assert "append-only" in str(info.value)
     assert fingerprint(world) == before
+
+
+def test_activities_in_one_call_keep_their_order_and_items(db: Engine) -> None:
+    activities = [
+        ActivityInput(ActivityKind.CLEARANCE, "CL-1", "NPA", items={ItemType.AP_MINE: (3, 2)}),
+        ActivityInput(ActivityKind.NTS, "NTS-1", "BHMAC", start_date=WHEN, end_date=WHEN),
+        ActivityInput(ActivityKind.TS, "TS-1", "NPA", items={ItemType.UXO: 4}),
+    ]
+    with transaction(db, today=TODAY) as ledger:
+        ids = ledger.add_activities(activities)
+        assert ids == [ledger.find_activity(a.reference or "") for a in activities]
+    with db.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT a.reference, a.kind, o.name, i.item_type, i.found, i.destroyed"
+                " FROM activities a JOIN organisations o ON o.id = a.organisation_id"
+                " LEFT JOIN activity_items i ON i.activity_id = a.id ORDER BY a.id"
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("CL-1", "CLEARANCE", "NPA", "AP_MINE", 3, 2),
+        ("NTS-1", "NTS", "BHMAC", None, None, None),
+        ("TS-1", "TS", "NPA", "UXO", 4, 4),
+    ]
+
+
+def test_activities_in_one_call_are_all_refused_for_one_bad_one(db: Engine) -> None:
+    before = fingerprint(db)
+    bad = [
+        ActivityInput(ActivityKind.NTS, "NTS-1"),
+        ActivityInput(ActivityKind.NTS, "NTS-2", start_date=WHEN, end_date=LATER),
+    ]
+    with (
+        pytest.raises(DateError, match=r"activity NTS-2: ends .* before it starts"),
+        transaction(db, today=TODAY) as ledger,
+    ):
+        ledger.add_activities(bad)
+    assert fingerprint(db) == before

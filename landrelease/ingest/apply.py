@@ -51,7 +51,13 @@ from landrelease.ingest.validate import (
     label_of,
 )
 from landrelease.models import Contamination, HazardClass, ItemType
-from landrelease.release import HazardInput, Ledger, ReleaseRequest, transaction
+from landrelease.release import (
+    ActivityInput,
+    HazardInput,
+    Ledger,
+    ReleaseRequest,
+    transaction,
+)
 
 #: Transitions are applied in batches of this many features, so progress can be shown.
 BATCH = 2000
@@ -468,12 +474,16 @@ def _hazard_input(staged: Staged, activity_ids: dict[str, int]) -> HazardInput:
 
 
 def _create_activities(ledger: Ledger, staged: Sequence[Staged]) -> dict[str, int]:
-    """One activity per reference: its dates span its features, its items are their sum."""
+    """One activity per reference: its dates span its features, its items are their sum.
+
+    Each is checked on its own first, so a refusal names the feature that brought it; then all
+    are recorded in one statement.
+    """
     groups: dict[str, list[Staged]] = defaultdict(list)
     for item in staged:
         if item.activity_reference and item.action != Action.RECORD:
             groups[item.activity_reference].append(item)
-    ids: dict[str, int] = {}
+    activities: list[ActivityInput] = []
     for reference, members in groups.items():
         first = members[0]
         items: dict[ItemType, tuple[int, int]] = {}
@@ -483,15 +493,17 @@ def _create_activities(ledger: Ledger, staged: Sequence[Staged]) -> dict[str, in
                 items[item_type] = (before[0] + found, before[1] + destroyed)
         starts = [m.start_date for m in members if m.start_date]
         ends = [m.end_date for m in members if m.end_date]
+        activity = ActivityInput(
+            ACTIVITY_KIND[first.action],
+            reference=reference,
+            organisation=first.organisation,
+            start_date=min(starts) if starts else None,
+            end_date=max(ends) if ends else None,
+            items=items,
+        )
         try:
-            ids[reference] = ledger.add_activity(
-                ACTIVITY_KIND[first.action],
-                reference=reference,
-                organisation=first.organisation,
-                start_date=min(starts) if starts else None,
-                end_date=max(ends) if ends else None,
-                items=items,
-            )
+            ledger.check_activity(activity)
         except LandReleaseError as exc:
             raise _single(exc, first) from exc
-    return ids
+        activities.append(activity)
+    return dict(zip(groups, ledger.add_activities(activities), strict=True))

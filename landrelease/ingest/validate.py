@@ -854,21 +854,28 @@ _HAZARDS = text(
 
 # For each polygon of the file: does its hazard exist with the same recorded polygon, does
 # another hazard hold the same polygon, and does it reach into what remains of its hazard?
+# Only a new hazard's polygon is compared with recorded ones (ST_Equals on dense rings is the
+# costly test); only a result's is tested against what remains of its hazard.
 _POLYGONS = text(
     """
     WITH f AS MATERIALIZED (
-        SELECT f.ord, f.nid, ST_GeomFromWKB(f.wkb, 4326) AS g
-        FROM unnest(CAST(:ord AS int[]), CAST(:nid AS text[]), CAST(:wkb AS bytea[]))
-            AS f(ord, nid, wkb)
+        SELECT f.ord, f.nid, f.rec, ST_GeomFromWKB(f.wkb, 4326) AS g
+        FROM unnest(CAST(:ord AS int[]), CAST(:nid AS text[]), CAST(:rec AS boolean[]),
+                    CAST(:wkb AS bytea[])) AS f(ord, nid, rec, wkb)
     )
     SELECT f.ord,
-           (SELECT ST_Equals(e.piece, f.g) FROM ledger_events e
-            WHERE e.hazard_id = h.id AND e.kind = 'recorded' ORDER BY e.id LIMIT 1)
-               AS same_as_recorded,
-           (SELECT h2.national_id FROM ledger_events e2 JOIN hazards h2 ON h2.id = e2.hazard_id
-            WHERE e2.kind = 'recorded' AND e2.piece && f.g AND h2.national_id <> f.nid
-              AND ST_Equals(e2.piece, f.g) LIMIT 1) AS same_polygon_as,
-           COALESCE(ST_Relate(h.geom, f.g, 'T********'), false) AS overlaps
+           CASE WHEN f.rec THEN
+               (SELECT ST_Equals(e.piece, f.g) FROM ledger_events e
+                WHERE e.hazard_id = h.id AND e.kind = 'recorded' ORDER BY e.id LIMIT 1)
+           END AS same_as_recorded,
+           CASE WHEN f.rec THEN
+               (SELECT h2.national_id FROM ledger_events e2 JOIN hazards h2 ON h2.id = e2.hazard_id
+                WHERE e2.kind = 'recorded' AND e2.piece && f.g AND h2.national_id <> f.nid
+                  AND ST_Equals(e2.piece, f.g) LIMIT 1)
+           END AS same_polygon_as,
+           CASE WHEN f.rec THEN false
+                ELSE COALESCE(ST_Relate(h.geom, f.g, 'T********'), false)
+           END AS overlaps
     FROM f LEFT JOIN hazards h ON h.national_id = f.nid
     ORDER BY f.ord
     """
@@ -1094,6 +1101,7 @@ def _check_polygons(connection: Connection, checked: Checked, known: set[str]) -
         {
             "ord": [s.index for s in with_polygon],
             "nid": [s.hazard_id for s in with_polygon],
+            "rec": [s.action == Action.RECORD for s in with_polygon],
             "wkb": _wkbs(with_polygon),
         },
     ).all()
