@@ -456,7 +456,10 @@ class Ledger:
             }
             ids = list(
                 self.connection.execute(
-                    text("SELECT nextval('activities_id_seq') FROM generate_series(1, :n)"),
+                    text(
+                        "SELECT nextval(pg_get_serial_sequence('activities', 'id'))"
+                        " FROM generate_series(1, :n)"
+                    ),
                     {"n": len(activities)},
                 ).scalars()
             )
