@@ -46,7 +46,7 @@ from landrelease.geometry import (
     prepare_polygon,
     prepare_polygons,
 )
-from landrelease.models import (
+from landrelease.vocabulary import (
     ActivityKind,
     Contamination,
     EventKind,

@@ -6,7 +6,7 @@ import datetime as dt
 
 import click
 
-from landrelease.models import ItemType
+from landrelease.vocabulary import ItemType
 
 
 def parse_date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:

@@ -50,7 +50,6 @@ from landrelease.ingest.validate import (
     check_features,
     label_of,
 )
-from landrelease.models import Contamination, HazardClass, ItemType
 from landrelease.release import (
     ActivityInput,
     HazardInput,
@@ -58,6 +57,7 @@ from landrelease.release import (
     ReleaseRequest,
     transaction,
 )
+from landrelease.vocabulary import Contamination, HazardClass, ItemType
 
 #: Transitions are applied in batches of this many features, so progress can be shown.
 BATCH = 2000

@@ -25,7 +25,7 @@ import yaml
 
 from landrelease.errors import LandReleaseError
 from landrelease.geometry import MAX_REPAIR_CHANGE, to_crs
-from landrelease.models import ItemType
+from landrelease.vocabulary import ItemType
 
 #: Environment variable naming the profile folder, for installs without the source tree.
 ETL_ENV = "LANDRELEASE_ETL"

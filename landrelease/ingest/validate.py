@@ -45,7 +45,7 @@ from landrelease.ingest.profiles import Columns, Profile
 from landrelease.ingest.read import Features
 from landrelease.ingest.shapes import Traverses
 from landrelease.ingest.traverse import check_misclosure
-from landrelease.models import ActivityKind, EventKind, HazardStatus, ItemType
+from landrelease.vocabulary import ActivityKind, EventKind, HazardStatus, ItemType
 
 #: Called as validation advances: (stage, done, total).
 Progress = Callable[[str, int, int], None]
