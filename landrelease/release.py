@@ -228,7 +228,10 @@ cut AS MATERIALIZED (
     FROM req r JOIN hazards h ON h.id = r.hazard_id
 ),
 measured AS MATERIALIZED (
-    SELECT c.*, lr_area_m2(c.piece) AS piece_area, lr_area_m2(c.rest) AS rest_area FROM cut c
+    -- The piece and what remains tile the hazard along the same (densified) edges, so the
+    -- remainder's area is the hazard's less the piece's: measured once, conserved exactly.
+    SELECT c.*, a.piece_area, c.old_area - a.piece_area AS rest_area
+    FROM cut c CROSS JOIN LATERAL (SELECT lr_area_m2(c.piece) AS piece_area) a
 ),
 settled AS MATERIALIZED (
     -- A remainder below the sliver tolerance goes with the piece: the hazard closes.
