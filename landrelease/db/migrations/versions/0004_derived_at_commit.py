@@ -19,13 +19,13 @@ one another here, and each sees only its own pending events (the others' are unc
 every transaction empties its own before it commits).
 """
 
-import importlib.util
 from collections.abc import Sequence
-from pathlib import Path
 from types import ModuleType
 
 import sqlalchemy as sa
 from alembic import op
+
+from landrelease.db.revisions import function_statement, load_revision, replaceable
 
 revision: str = "0004"
 down_revision: str | None = "0003"
@@ -35,12 +35,7 @@ depends_on: str | Sequence[str] | None = None
 
 def _revision_0002() -> ModuleType:
     """0002's statements, reused as they were written: the measurements do not change."""
-    path = Path(__file__).with_name("0002_indicator_tables.py")
-    spec = importlib.util.spec_from_file_location("landrelease_migration_0002", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_revision("0002_indicator_tables.py")
 
 
 # The events of this transaction not yet measured, standing in for 0002's transition table.
@@ -88,9 +83,7 @@ def _flush_function(m0002: ModuleType) -> str:
 
 def _refresh_function(m0002: ModuleType) -> str:
     """0002's full rebuild, which also settles whatever is pending (it is rebuilt anyway)."""
-    statements = [s for s in m0002.FUNCTIONS if "FUNCTION lr_refresh_derived()" in s]
-    (create,) = [s for s in statements if s.startswith("CREATE FUNCTION")]
-    return create.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1).replace(
+    return replaceable(function_statement(m0002, "lr_refresh_derived")).replace(
         "BEGIN ", "BEGIN DELETE FROM derived_pending; DELETE FROM derived_flush; ", 1
     )
 
@@ -152,11 +145,8 @@ def downgrade() -> None:
     op.execute("DROP TRIGGER IF EXISTS ledger_events_truncated ON ledger_events")
     op.execute("DROP FUNCTION IF EXISTS lr_ledger_truncated()")
     op.execute("DROP FUNCTION IF EXISTS lr_flush_derived()")
-    for statement in m0002.FUNCTIONS:
-        if "FUNCTION lr_ledger_events_inserted()" in statement or (
-            "FUNCTION lr_refresh_derived()" in statement and statement.startswith("CREATE")
-        ):
-            op.execute(statement.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1))
+    for name in ("lr_ledger_events_inserted", "lr_refresh_derived"):
+        op.execute(replaceable(function_statement(m0002, name)))
     op.drop_table("derived_flush")
     op.drop_table("derived_pending")
     op.create_index("ix_stock_spans_hazard_id", "stock_spans", ["hazard_id"])

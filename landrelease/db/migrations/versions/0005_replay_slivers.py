@@ -15,45 +15,30 @@ from collections.abc import Sequence
 
 from alembic import op
 
+from landrelease.db.revisions import function_statement, load_revision, replaceable
+
 revision: str = "0005"
 down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_REPLAY = """
-CREATE OR REPLACE FUNCTION lr_hazard_geom_as_of(hid bigint, as_of date) RETURNS geometry
-LANGUAGE plpgsql STABLE AS
-$$
-DECLARE
-    g geometry;
-    e record;
-BEGIN
-    FOR e IN
-        SELECT sign, piece FROM ledger_events
-        WHERE hazard_id = hid AND effective_date <= as_of
-        ORDER BY effective_date, id
-    LOOP
-        IF e.sign > 0 THEN
-            g := CASE WHEN g IS NULL THEN e.piece ELSE ST_Union(g, e.piece) END;
-        ELSIF g IS NOT NULL THEN
-            g := ST_Difference(g, e.piece);
-            IF lr_area_m2(g) < {sliver} THEN
-                g := NULL;
-            END IF;
-        END IF;
-    END LOOP;
-    IF g IS NULL OR ST_IsEmpty(g) THEN
-        RETURN NULL;
-    END IF;
-    RETURN ST_Multi(ST_CollectionExtract(g, 3));
-END
-$$
-"""
+# After each piece taken out, a remainder under the sliver closes the hazard (release.SLIVER_M2).
+_DIFFERENCE = "g := ST_Difference(g, e.piece);"
+_SLIVER_RULE = _DIFFERENCE + " IF lr_area_m2(g) < {sliver} THEN g := NULL; END IF;"
+
+
+def _replay(sliver: float | None) -> str:
+    """0001's replay function, with the sliver rule added (None: as 0001 wrote it)."""
+    statement = function_statement(load_revision("0001_ledger_schema.py"), "lr_hazard_geom_as_of")
+    assert _DIFFERENCE in statement
+    if sliver is not None:
+        statement = statement.replace(_DIFFERENCE, _SLIVER_RULE.format(sliver=sliver))
+    return replaceable(statement)
 
 
 def upgrade() -> None:
-    op.execute(_REPLAY.format(sliver="1.0"))
+    op.execute(_replay(1.0))
 
 
 def downgrade() -> None:
-    op.execute(_REPLAY.format(sliver="0.0"))
+    op.execute(_replay(None))
