@@ -46,8 +46,8 @@ from sqlalchemy.engine import make_url
 
 from landrelease.config import load_settings
 from landrelease.db.engine import connect, database_url, drop_database, recreate_database
-from landrelease.models import Contamination
 from landrelease.regions import gis_data_dir, load_regions
+from landrelease.vocabulary import Contamination
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from release_benchmark import RECORDED_DATE, _hazard_ring, _to_lonlat

@@ -50,9 +50,9 @@ from landrelease.maps import MapOptions, build_map
 from landrelease.maps.assets import leaflet_css, leaflet_js
 from landrelease.maps.build import RawHtml
 from landrelease.maps.data import MapData
-from landrelease.models import ActivityKind, Contamination, EventKind, HazardClass
 from landrelease.regions import load_bundled_regions
 from landrelease.release import HazardInput, ReleaseRequest, transaction
+from landrelease.vocabulary import ActivityKind, Contamination, EventKind, HazardClass
 
 T = TypeVar("T")
 

@@ -42,8 +42,8 @@ from sqlalchemy.exc import DBAPIError
 from landrelease.config import Settings, load_settings
 from landrelease.db.engine import connect, drop_database, recreate_database
 from landrelease.geometry import CleanPolygon, prepare_polygons
-from landrelease.models import Contamination, EventKind, HazardClass
 from landrelease.release import HazardInput, ReleaseRequest, transaction
+from landrelease.vocabulary import Contamination, EventKind, HazardClass
 
 T = TypeVar("T")
 

@@ -33,7 +33,6 @@ from sqlalchemy import Connection, Engine, text
 from landrelease.errors import LandReleaseError
 from landrelease.geometry import geodesic_area_m2, polygons_only
 from landrelease.indicators.balance import ClassBalance, items_destroyed, national_balance
-from landrelease.models import ActivityKind, Contamination, EventKind, HazardClass, ItemType
 from landrelease.regions import (
     RegionShape,
     bundled_region_files,
@@ -42,6 +41,7 @@ from landrelease.regions import (
     regions_per_level,
 )
 from landrelease.release import HazardInput, Ledger, ReleaseRequest, transaction
+from landrelease.vocabulary import ActivityKind, Contamination, EventKind, HazardClass, ItemType
 
 #: Fictional operators: the demo must never put a real organisation's name on invented results.
 ORGANISATIONS = (

@@ -29,8 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from landrelease.vocabulary import (  # noqa: F401 - re-exported: the models speak them
-    RELEASE_KINDS,
+from landrelease.vocabulary import (
     ActivityKind,
     Contamination,
     EventKind,

@@ -1,7 +1,7 @@
 """The words of land release as enumerations: hazard classes, contamination, statuses, field
 activities, explosive items and ledger events.
 
-Kept apart from the database models (``landrelease.models``), which re-export them, so that code
+Kept apart from the database models (``landrelease.models``), which use them, so that code
 which only speaks the vocabulary - validation, the ledger's inputs, the command line's options -
 does not load the ORM and GeoAlchemy to do so.
 """

@@ -31,8 +31,9 @@ from landrelease.indicators.completion import CompletionStatus, completion
 from landrelease.indicators.efficiency import efficiency
 from landrelease.indicators.progress import progress
 from landrelease.indicators.regions import refresh_event_regions
-from landrelease.models import ActivityKind, CheckMethod, HazardClass, ItemType
+from landrelease.models import CheckMethod
 from landrelease.release import transaction
+from landrelease.vocabulary import ActivityKind, HazardClass, ItemType
 
 pytestmark = pytest.mark.db
 

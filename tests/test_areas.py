@@ -22,8 +22,8 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Engine, text
 
 from landrelease.geometry import prepare_polygon
-from landrelease.models import HazardClass
 from landrelease.release import transaction
+from landrelease.vocabulary import HazardClass
 
 pytestmark = pytest.mark.db
 

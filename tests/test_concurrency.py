@@ -23,8 +23,8 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Engine, text
 
 from landrelease.errors import HazardClosed, LandReleaseError, NoOverlap
-from landrelease.models import EventKind, HazardClass
 from landrelease.release import Released, ReleaseRequest, transaction
+from landrelease.vocabulary import EventKind, HazardClass
 
 pytestmark = pytest.mark.db
 

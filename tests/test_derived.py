@@ -19,8 +19,8 @@ from shapely.geometry import Polygon, box
 from sqlalchemy import Connection, Engine, text
 
 from landrelease.indicators.baseline import baseline
-from landrelease.models import EventKind, HazardClass
 from landrelease.release import HazardInput, ReleaseRequest, transaction
+from landrelease.vocabulary import EventKind, HazardClass
 
 pytestmark = pytest.mark.db
 

@@ -40,8 +40,8 @@ from landrelease.indicators.annual import (
     annual_tables,
     tolerance_m2,
 )
-from landrelease.models import HazardClass
 from landrelease.release import transaction
+from landrelease.vocabulary import HazardClass
 
 pytestmark = pytest.mark.db
 

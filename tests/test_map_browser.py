@@ -32,9 +32,9 @@ from sqlalchemy import Engine, text
 from landrelease.maps import MapOptions, build_map, raster_overlay
 from landrelease.maps.encode import encode_unsigned
 from landrelease.maps.styles import CLASS_STYLES, METHOD_STYLES
-from landrelease.models import ActivityKind, HazardClass
 from landrelease.regions import load_regions
 from landrelease.release import transaction
+from landrelease.vocabulary import ActivityKind, HazardClass
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -36,9 +36,9 @@ from landrelease.maps.encode import (
 )
 from landrelease.maps.raster import png_bytes
 from landrelease.maps.styles import CLASS_STYLES, METHOD_STYLES, choropleth_breaks
-from landrelease.models import ActivityKind, HazardClass
 from landrelease.regions import load_regions
 from landrelease.release import transaction
+from landrelease.vocabulary import ActivityKind, HazardClass
 
 GEOD = Geod(ellps="WGS84")
 TODAY = dt.date(2025, 6, 30)

@@ -17,9 +17,9 @@ from sqlalchemy import Engine, text
 from landrelease.errors import LandReleaseError
 from landrelease.indicators.annual import annual_table
 from landrelease.indicators.publish import publications, publish, restatements
-from landrelease.models import ActivityKind, HazardClass, ItemType
 from landrelease.release import transaction
 from landrelease.reports.build import annual_report
+from landrelease.vocabulary import ActivityKind, HazardClass, ItemType
 
 pytestmark = pytest.mark.db
 

@@ -32,7 +32,6 @@ from landrelease.errors import (
     TransitionRefused,
 )
 from landrelease.geometry import densify_geodesic, polygons_only, prepare_polygon
-from landrelease.models import ActivityKind, EventKind, HazardClass, ItemType
 from landrelease.release import (
     SLIVER_M2,
     ActivityInput,
@@ -41,6 +40,7 @@ from landrelease.release import (
     ReleaseRequest,
     transaction,
 )
+from landrelease.vocabulary import ActivityKind, EventKind, HazardClass, ItemType
 
 pytestmark = pytest.mark.db
 

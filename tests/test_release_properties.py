@@ -36,9 +36,9 @@ from sqlalchemy import Connection, Engine, text
 from landrelease.errors import LandReleaseError, NoOverlap, TransitionRefused
 from landrelease.geometry import densify_geodesic, polygons_only
 from landrelease.indicators.balance import national_balance
-from landrelease.models import HazardClass
 from landrelease.release import SLIVER_M2, Confirmed, Released, transaction
 from landrelease.snapshot import hazards_as_of, replayed_geometry
+from landrelease.vocabulary import HazardClass
 
 pytestmark = pytest.mark.db
 

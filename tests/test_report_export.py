@@ -20,11 +20,11 @@ from sqlalchemy import Engine, text
 
 from landrelease.cli import main
 from landrelease.indicators.annual import FLOW_FIELDS, annual_table
-from landrelease.models import ActivityKind, HazardClass, ItemType
 from landrelease.release import transaction
 from landrelease.reports.build import annual_report, write_demo_reports, write_report
 from landrelease.reports.export import render_html, render_terminal
 from landrelease.reports.tables import FIGURE_TITLES
+from landrelease.vocabulary import ActivityKind, HazardClass, ItemType
 
 pytestmark = pytest.mark.db
 

@@ -28,9 +28,9 @@ from landrelease.indicators.workplan import (
     targets,
     work_plan_report,
 )
-from landrelease.models import HazardClass
 from landrelease.release import transaction
 from landrelease.reports.build import lap_report, write_report
+from landrelease.vocabulary import HazardClass
 
 pytestmark = pytest.mark.db
 

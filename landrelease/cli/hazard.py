@@ -11,10 +11,10 @@ from landrelease.cli import options
 from landrelease.cli.context import engine
 from landrelease.errors import HazardNotFound
 from landrelease.geofile import read_polygon
-from landrelease.models import Contamination, HazardClass
 from landrelease.release import transaction
 from landrelease.snapshot import hazards_as_of
 from landrelease.units import format_area, ha
+from landrelease.vocabulary import Contamination, HazardClass
 
 
 @click.group()

@@ -10,9 +10,9 @@ import click
 from landrelease.cli import options
 from landrelease.cli.context import engine
 from landrelease.geofile import read_polygon
-from landrelease.models import EventKind, HazardClass, ItemType
 from landrelease.release import METHOD_ACTIVITY, Ledger, Released, ReleaseRequest, transaction
 from landrelease.units import format_area
+from landrelease.vocabulary import EventKind, HazardClass, ItemType
 
 
 @click.group()

@@ -53,9 +53,10 @@ from sqlalchemy import Connection, text
 from landrelease.db.derived import settle
 from landrelease.indicators.balance import ABS_TOLERANCE_M2, REL_TOLERANCE
 from landrelease.indicators.regions import NATIONAL, OUTSIDE, RegionRef, regions_at_level
-from landrelease.models import CheckMethod, HazardClass, ItemType
+from landrelease.models import CheckMethod
 from landrelease.release import SLIVER_M2
 from landrelease.snapshot import HazardState, hazards_as_of
+from landrelease.vocabulary import HazardClass, ItemType
 
 #: Row label for both classes together.
 ALL_CLASSES = "all"

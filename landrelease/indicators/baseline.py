@@ -27,7 +27,8 @@ from landrelease.indicators.annual import (
     stocks,
 )
 from landrelease.indicators.regions import NATIONAL, RegionRef, regions_at_level
-from landrelease.models import CheckMethod, HazardClass
+from landrelease.models import CheckMethod
+from landrelease.vocabulary import HazardClass
 
 #: The Lausanne Action Plan milestone for marking: the end of 2022.
 MILESTONE_2022 = dt.date(2022, 12, 31)

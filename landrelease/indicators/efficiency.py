@@ -21,8 +21,8 @@ from sqlalchemy import Connection, text
 from landrelease.db.derived import settle
 from landrelease.indicators.annual import ALL_CLASSES, CLASSES, items_destroyed, year_bounds
 from landrelease.indicators.regions import NATIONAL, RegionRef, regions_at_level
-from landrelease.models import ActivityKind
 from landrelease.units import ha
+from landrelease.vocabulary import ActivityKind
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,9 @@ from landrelease.db.derived import settle
 from landrelease.errors import LandReleaseError
 from landrelease.indicators.annual import ALL_CLASSES, CLASSES, overlaps, stocks, year_bounds
 from landrelease.indicators.regions import NATIONAL, RegionRef, region_by_code
-from landrelease.models import RELEASE_KINDS, CheckMethod, ReleaseMethod
+from landrelease.models import CheckMethod, ReleaseMethod
 from landrelease.units import M2_PER_HA, M2_PER_KM2
+from landrelease.vocabulary import RELEASE_KINDS
 
 #: Mean of this many complete years gives the recent rate of release.
 RECENT_YEARS = 3

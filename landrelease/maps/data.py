@@ -26,8 +26,8 @@ from sqlalchemy import Connection, Row, text
 
 from landrelease.errors import LandReleaseError
 from landrelease.geometry import geodesic_area_m2
-from landrelease.models import RELEASE_KINDS
 from landrelease.snapshot import hazards_as_of
+from landrelease.vocabulary import RELEASE_KINDS
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from landrelease.maps.styles import (
     choropleth_class,
     page_styles,
 )
-from landrelease.models import EventKind, HazardClass
+from landrelease.vocabulary import EventKind, HazardClass
 
 #: Region boundaries are context: 10 m simplification and a 1 m grid are plenty.
 REGION_TOLERANCE_DEG = 1e-4
