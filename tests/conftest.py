@@ -24,7 +24,8 @@ TABLES = (
 )
 
 
-def _unavailable(reason: str) -> None:
+def unavailable(reason: str) -> None:
+    """Skip a database test on a laptop without PostGIS; fail it in CI, which must run it."""
     if os.environ.get("CI"):
         pytest.fail(f"PostGIS is required in CI: {reason}")
     pytest.skip(f"no PostGIS: {reason}")
@@ -39,7 +40,7 @@ def engine() -> Iterator[Engine]:
         recreate_database(settings, name)
         eng = connect(settings, database=name)
     except ConfigurationError as exc:
-        _unavailable(str(exc))
+        unavailable(str(exc))
     yield eng
     eng.dispose()
     admin_drop(settings, name)

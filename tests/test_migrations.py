@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 from alembic import command
+from conftest import unavailable
 from sqlalchemy import Engine, text
 
 from landrelease.config import load_settings
@@ -47,9 +48,7 @@ def scratch() -> Iterator[Engine]:
         recreate_database(settings, name)
         engine = connect(settings, database=name)
     except ConfigurationError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"PostGIS is required in CI: {exc}")
-        pytest.skip(f"no PostGIS: {exc}")
+        unavailable(str(exc))
     yield engine
     engine.dispose()
     drop_database(settings, name)
