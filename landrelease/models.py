@@ -243,11 +243,10 @@ class EventRegion(Base):
 
     __tablename__ = "event_regions"
 
-    # No foreign key to the event (migration 0004): the row is made from it, at its commit.
+    # No foreign keys (migrations 0004, 0006): the row is made from its event, at its commit,
+    # and a trigger on regions deletes it with its region.
     event_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    region_id: Mapped[int] = mapped_column(
-        ForeignKey("regions.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
+    region_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, index=True)
     admin_level: Mapped[int] = mapped_column(SmallInteger, comment="The region's admin level")
     hazard_id: Mapped[int] = mapped_column(BigInteger, index=True, comment="The event's hazard")
     hazard_class: Mapped[str] = mapped_column(Text, comment="The event's class")
@@ -276,12 +275,11 @@ class StockSpan(Base):
     __tablename__ = "stock_spans"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    # Neither a foreign key nor an index of its own (migration 0004): the row is made from the
-    # hazard's events, and the unique key below leads with hazard_id.
+    # No foreign keys (migrations 0004, 0006): the row is made from the hazard's events, the
+    # unique key below leads with hazard_id, and a trigger on regions deletes regional spans.
     hazard_id: Mapped[int] = mapped_column(BigInteger)
     region_id: Mapped[int | None] = mapped_column(
-        ForeignKey("regions.id", ondelete="CASCADE"),
-        comment="NULL: the whole hazard, wherever it lies",
+        BigInteger, comment="NULL: the whole hazard, wherever it lies"
     )
     admin_level: Mapped[int | None] = mapped_column(
         SmallInteger, comment="The region's admin level; NULL with region_id"

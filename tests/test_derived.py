@@ -18,6 +18,7 @@ from pyproj import Geod
 from shapely.geometry import Polygon, box
 from sqlalchemy import Connection, Engine, text
 
+from landrelease.db.derived import settle
 from landrelease.indicators.baseline import baseline
 from landrelease.release import HazardInput, ReleaseRequest, transaction
 from landrelease.vocabulary import EventKind, HazardClass
@@ -76,16 +77,23 @@ def derived_rows(connection: Connection) -> dict[str, set[tuple[object, ...]]]:
     }
 
 
-def test_rows_written_at_commit_are_those_of_a_full_rebuild(db: Engine) -> None:
+@pytest.mark.parametrize("settle_each", [False, True], ids=["at-commit", "batch-by-batch"])
+def test_rows_written_at_commit_are_those_of_a_full_rebuild(db: Engine, settle_each: bool) -> None:
+    """Measured once at commit, or settled after every statement as a pipelined import does:
+    either way the rows are those a full rebuild writes."""
     add_regions(db)
     with transaction(db, today=TODAY) as ledger:  # several statements, one commit
         ledger.record_many([hazard("A", (20.02, 45.02, 20.04, 45.04))])
+        if settle_each:
+            settle(ledger.connection)
         ledger.record_many(
             [
                 hazard("B", (20.09, 45.05, 20.11, 45.06)),  # across W|E
                 hazard("C", (20.035, 45.03, 20.05, 45.035)),  # overlaps A
             ]
         )
+        if settle_each:
+            settle(ledger.connection)
         ledger.release_many(
             [
                 ReleaseRequest(
@@ -196,3 +204,32 @@ def test_truncating_the_ledger_takes_its_derived_rows_along(db: Engine) -> None:
         ).one()
     assert before == 1
     assert tuple(left) == (0, 0)
+
+
+def test_deleting_a_region_takes_its_derived_rows_along(db: Engine) -> None:
+    """No foreign key ties derived rows to their region (migration 0006); a trigger does."""
+    add_regions(db)
+    with transaction(db, today=TODAY) as ledger:
+        ledger.record_many([hazard("B", (20.09, 45.05, 20.11, 45.06))])  # across W|E
+    count = text(
+        "SELECT (SELECT count(*) FROM event_regions WHERE region_id = r.id),"
+        " (SELECT count(*) FROM stock_spans WHERE region_id = r.id),"
+        " (SELECT count(*) FROM stock_spans WHERE region_id IS NULL)"
+        " FROM regions r WHERE r.code = :code"
+    )
+    with db.begin() as c:
+        before = {code: tuple(c.execute(count, {"code": code}).one()) for code in ("W", "E")}
+        east = c.execute(text("SELECT id FROM regions WHERE code = 'E'")).scalar_one()
+        c.execute(text("DELETE FROM regions WHERE code = 'E'"))
+    with db.connect() as c:
+        west = tuple(c.execute(count, {"code": "W"}).one())
+        orphans = c.execute(
+            text(
+                "SELECT (SELECT count(*) FROM event_regions WHERE region_id = :id)"
+                " + (SELECT count(*) FROM stock_spans WHERE region_id = :id)"
+            ),
+            {"id": east},
+        ).scalar_one()
+    assert before == {"W": (1, 1, 1), "E": (1, 1, 1)}
+    assert west == (1, 1, 1)  # the other region and the whole hazard's span stay
+    assert orphans == 0

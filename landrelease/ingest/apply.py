@@ -34,6 +34,7 @@ from landrelease.errors import (
     NoOverlap,
     TransitionRefused,
 )
+from landrelease.ingest.ahead import RecordAhead, recording_ahead
 from landrelease.ingest.profiles import DEFAULT_PROFILE, Profile, load_profile
 from landrelease.ingest.read import read_features
 from landrelease.ingest.shapes import shape_table
@@ -54,6 +55,7 @@ from landrelease.release import (
     ActivityInput,
     HazardInput,
     Ledger,
+    Recorded,
     ReleaseRequest,
     transaction,
 )
@@ -188,19 +190,41 @@ def import_file(
             previous=previous,
         )
     features, traverses = shape_table(features, chosen)
-    checked = check_features(
-        features, chosen, crs=crs, traverses=traverses, today=today, progress=progress
-    )
     result = ImportResult(
-        path.name, features.sha256, chosen.name, REFUSED_FILE, layers=layers, read=checked.read
+        path.name, features.sha256, chosen.name, REFUSED_FILE, layers=layers, read=len(features)
     )
     try:
-        with transaction(engine, today=today) as ledger:
-            _apply_in_transaction(ledger, checked, result, dry_run, progress)
+        with (
+            transaction(engine, today=today) as ledger,
+            recording_ahead(ledger, len(features), _new_hazard, progress) as ahead,
+        ):
+            _claim(ledger.connection, result)
+            checked = check_features(
+                features,
+                chosen,
+                crs=crs,
+                traverses=traverses,
+                today=today,
+                progress=progress,
+                accepted=ahead.offer if ahead else None,
+            )
+            result.read = checked.read
+            _apply_in_transaction(ledger, checked, result, dry_run, progress, ahead)
     except _Outcome as outcome:
         result = outcome.result
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _claim(connection: Connection, result: ImportResult) -> None:
+    """Take the file's lock for this transaction; a file imported meanwhile is unchanged."""
+    connection.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:sha, 0))"), {"sha": result.sha256}
+    )
+    previous = _previous(connection, result.sha256, result.layers)
+    if previous is not None:
+        result.status, result.previous = UNCHANGED, previous
+        raise _Outcome(result)
 
 
 def _apply_in_transaction(
@@ -209,22 +233,25 @@ def _apply_in_transaction(
     result: ImportResult,
     dry_run: bool,
     progress: Progress | None,
+    ahead: RecordAhead | None,
 ) -> None:
     connection = ledger.connection
-    connection.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:sha, 0))"), {"sha": result.sha256}
-    )
-    previous = _previous(connection, result.sha256, result.layers)
-    if previous is not None:
-        result.status, result.previous = UNCHANGED, previous
-        raise _Outcome(result)
     if not checked.file_refused:
-        check_database(connection, checked)
+        if ahead is not None and ahead.busy:
+            # The import's connection is the writer's until it finishes; what this one sees
+            # is what the import's transaction saw before it wrote anything.
+            with connection.engine.connect() as reader:
+                check_database(reader, checked)
+        else:
+            check_database(connection, checked)
+    early = ahead.finish(checked) if ahead is not None else {}
     if progress:
         progress("database", checked.read, checked.read)
     if checked.ok and checked.staged:
         try:
-            result.changes, result.activities, result.marked = _apply(ledger, checked, progress)
+            result.changes, result.activities, result.marked = _apply(
+                ledger, checked, progress, early
+            )
         except _LedgerRefusal as refusal:
             for problem in refusal.problems:
                 checked.note(
@@ -366,9 +393,12 @@ def _batches(items: Sequence[Staged]) -> Iterator[Sequence[Staged]]:
 
 
 def _apply(
-    ledger: Ledger, checked: Checked, progress: Progress | None
+    ledger: Ledger, checked: Checked, progress: Progress | None, early: dict[int, Recorded]
 ) -> tuple[list[Change], int, int]:
-    """Apply the staged features in ledger order; returns changes, activities, marks."""
+    """Apply the staged features in ledger order; returns changes, activities, marks.
+
+    ``early`` holds the hazards already recorded while the file was checked, by feature.
+    """
     staged = sorted(checked.staged.values(), key=lambda s: s.index)
     total = len(staged)
     done = 0
@@ -381,7 +411,11 @@ def _apply(
             progress("apply", done, total)
 
     activity_ids = _create_activities(ledger, staged)
-    records = [s for s in staged if s.action == Action.RECORD]
+    for item in staged:
+        if item.index in early:
+            tally.add("recorded", item.hazard_class or "", early[item.index].area_m2)
+    advance(len(early))
+    records = [s for s in staged if s.action == Action.RECORD and s.index not in early]
     for batch in _batches(records):
         try:
             recorded = ledger.record_many([_hazard_input(s, activity_ids) for s in batch])
@@ -471,6 +505,11 @@ def _hazard_input(staged: Staged, activity_ids: dict[str, int]) -> HazardInput:
         name=staged.name,
         activity_id=activity_ids.get(staged.activity_reference or ""),
     )
+
+
+def _new_hazard(staged: Staged) -> HazardInput:
+    """A hazard recorded ahead: its file records new hazards only, so it has no activity."""
+    return _hazard_input(staged, {})
 
 
 def _create_activities(ledger: Ledger, staged: Sequence[Staged]) -> dict[str, int]:

@@ -47,8 +47,12 @@ from landrelease.ingest.shapes import Traverses
 from landrelease.ingest.traverse import check_misclosure
 from landrelease.vocabulary import ActivityKind, EventKind, HazardStatus, ItemType
 
-#: Called as validation advances: (stage, done, total).
+#: Called as validation advances: (stage, done, total). While a large file of new hazards is
+#: checked, its "apply" stage advances too, from the thread recording them (ingest.ahead).
 Progress = Callable[[str, int, int], None]
+
+#: Called with each batch of features whose polygons passed their checks, as it passes.
+Accepted = Callable[["Checked", list["Staged"]], None]
 
 REFUSED, REPAIRED, SKIPPED, WARNING = "refused", "repaired", "skipped", "warning"
 
@@ -374,10 +378,13 @@ def check_features(
     traverses: Traverses | None = None,
     today: dt.date | None = None,
     progress: Progress | None = None,
+    accepted: Accepted | None = None,
 ) -> Checked:
     """Every check that needs only the file and the profile.
 
-    ``crs`` (``--crs``) overrides the file's CRS or gives one to a file without.
+    ``crs`` (``--crs``) overrides the file's CRS or gives one to a file without. ``accepted``
+    is handed each batch of features whose polygons passed, as soon as they have (see
+    :mod:`landrelease.ingest.ahead`).
     """
     today = today or dt.date.today()
     checked = Checked(features, profile, read=len(features))
@@ -410,7 +417,7 @@ def check_features(
             REFUSED,
         )
         return checked
-    _check_geometry(checked, naming, source_crs, traverses or {}, progress)
+    _check_geometry(checked, naming, source_crs, traverses or {}, progress, accepted)
     _check_within_file(checked)
     return checked
 
@@ -560,6 +567,7 @@ def _check_geometry(
     crs: CRS | None,
     traverses: Traverses,
     progress: Progress | None,
+    accepted: Accepted | None,
 ) -> None:
     features = checked.features
     limits = checked.profile.limits
@@ -606,6 +614,9 @@ def _check_geometry(
         )
         for index, result in zip(part, results, strict=True):
             _geometry_outcome(checked, naming, index, result)
+        if accepted:
+            passed = [checked.staged.get(index) for index in part]
+            accepted(checked, [s for s in passed if s is not None and s.clean is not None])
         if progress:
             progress("geometry", min(start + chunk, total), total)
 

@@ -56,28 +56,43 @@ _ONCE = """ AND NOT (o.sign = 1 AND o.id < n.id
                   AND EXISTS (SELECT 1 FROM derived_pending q WHERE q.event_id = o.id))"""
 
 
-def _flush_function(m0002: ModuleType) -> str:
+_PENDING_HAZARDS = (
+    "SELECT e.hazard_id FROM ledger_events e JOIN derived_pending p ON p.event_id = e.id"
+)
+_NONE_PENDING = "NOT EXISTS (SELECT 1 FROM derived_pending)"
+
+
+def _flush_function(
+    m0002: ModuleType,
+    *,
+    events: str = _PENDING,
+    hazards: str = _PENDING_HAZARDS,
+    none_pending: str = _NONE_PENDING,
+    declare: str = "",
+    first: tuple[str, ...] = (),
+) -> str:
     """Measure every pending event; a region entered in the same transaction may have
-    measured some of them already (hence ON CONFLICT), and spans are rewritten whole."""
-    measure = m0002._MEASURE_IN_REGIONS.format(regions="regions", events=_PENDING)
+    measured some of them already (hence ON CONFLICT), and spans are rewritten whole.
+
+    ``events`` selects the pending events and ``hazards`` their hazards; a later revision
+    (0006) passes other ways to find them, with a ``declare`` block and ``first`` statements.
+    """
+    measure = m0002._MEASURE_IN_REGIONS.format(regions="regions", events=events)
     body = "; ".join(
         [
-            "IF NOT EXISTS (SELECT 1 FROM derived_pending) THEN "
-            "DELETE FROM derived_flush; RETURN NULL; END IF",
+            *first,
+            f"IF {none_pending} THEN DELETE FROM derived_flush; RETURN NULL; END IF",  # noqa: S608
             measure.rstrip() + "\nON CONFLICT DO NOTHING",
-            m0002._FIND_OVERLAPS.format(events=_PENDING, which=m0002._ADDED + _ONCE),
-            m0002._FIND_OVERLAPS.format(events=_PENDING, which=m0002._REMOVED_FROM_OVERLAPPING),
-            m0002._spans_of_hazards(
-                "SELECT e.hazard_id FROM ledger_events e "
-                "JOIN derived_pending p ON p.event_id = e.id"
-            ),
+            m0002._FIND_OVERLAPS.format(events=events, which=m0002._ADDED + _ONCE),
+            m0002._FIND_OVERLAPS.format(events=events, which=m0002._REMOVED_FROM_OVERLAPPING),
+            m0002._spans_of_hazards(hazards),
             "DELETE FROM derived_pending",
             "DELETE FROM derived_flush",
         ]
     )
     return (
         "CREATE FUNCTION lr_flush_derived() RETURNS trigger LANGUAGE plpgsql SET jit = off "
-        f"AS $$ BEGIN {body}; RETURN NULL; END $$"
+        f"AS $$ {declare}BEGIN {body}; RETURN NULL; END $$"
     )
 
 
