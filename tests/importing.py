@@ -33,11 +33,17 @@ _EMPTY = (
 )
 
 
+def empty(engine: Engine) -> None:
+    """Empty every table an import writes (the regions stay)."""
+    with engine.begin() as connection:
+        connection.execute(text(_EMPTY))
+
+
 @pytest.fixture
 def imports_db(engine: Engine) -> Engine:
     """The test database with no data but the level-1 regions of Bosnia and Herzegovina."""
+    empty(engine)
     with engine.begin() as connection:
-        connection.execute(text(_EMPTY))
         entities = connection.execute(
             text("SELECT count(*) FROM regions WHERE admin_level = 1")
         ).scalar_one()

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from importing import fingerprint, imports_db
+from importing import empty, fingerprint, imports_db
 from sqlalchemy import Engine, text
 from test_import_apply import grid, hazards_geojson
 
@@ -58,17 +58,6 @@ def import_with(engine: Engine, path: Path, early: bool, **kwargs: object) -> Im
 def rows(engine: Engine) -> list[tuple[object, ...]]:
     with engine.connect() as connection:
         return [tuple(row) for row in connection.execute(text(ROWS))]
-
-
-def empty(engine: Engine) -> None:
-    with engine.begin() as connection:
-        connection.execute(
-            text(
-                "TRUNCATE stock_spans, event_overlaps, event_regions, ledger_events, "
-                "activity_items, activities, hazards, organisations, imports "
-                "RESTART IDENTITY CASCADE"
-            )
-        )
 
 
 def summary(result: ImportResult) -> tuple[object, ...]:
