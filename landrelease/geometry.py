@@ -6,8 +6,9 @@ and be valid (repaired with the structure-preserving ``make_valid``, keeping pol
 change reported and refused above a limit). Doing this in one place is what lets a report say
 exactly why a feature was refused, and lets every other module assume clean MultiPolygons.
 
-Areas are geodesic on the WGS84 ellipsoid (GeographicLib via ``pyproj.Geod``); the database uses
-``lr_area_m2`` (``ST_Area(geography)``), which agrees to about 1e-8.
+Areas are geodesic on the WGS84 ellipsoid: the area enclosed by geodesic edges, measured on rings
+densified along those geodesics (:func:`geodesic_areas_m2`). The database uses ``lr_area_m2``
+(``ST_Area(geography)``, GeographicLib), which agrees to about 1e-7.
 """
 
 from __future__ import annotations
@@ -123,19 +124,18 @@ def geodesic_area_m2(geom: BaseGeometry) -> float:
 def geodesic_areas_m2(geoms: Sequence[BaseGeometry] | np.ndarray) -> np.ndarray:
     """Geodesic area in m² of each lon/lat Polygon or MultiPolygon on the WGS84 ellipsoid.
 
-    GeographicLib's polygon area (``pyproj.Geod``), the algorithm PostGIS's geography area
-    uses, so a polygon measured here and in SQL agrees to about 1e-4 m² on 50 ha. Each ring is
-    measured on its own and taken by absolute value (shells add, holes subtract): ``Geod``
-    gives negative areas for clockwise rings, and measuring a holed polygon in one call adds
-    holes wound like their shell instead of subtracting them. The rings of all polygons are
-    laid out once (``to_ragged_array``), so a batch costs one GeographicLib call per ring.
+    The area enclosed by geodesic edges, as GeographicLib (``pyproj.Geod``) and PostGIS's
+    geography area define it: the rings are densified along their geodesics to edges of at most
+    ``MAX_EDGE_M`` and measured array-wise (see :func:`_areas_of_rings`), within about 1e-7 of
+    GeographicLib's figure. Shells add and holes subtract, however the rings are wound.
     """
     array = np.asarray(geoms, dtype=object).ravel()
     areas = np.zeros(len(array))
     keep = ~(shapely.is_empty(array) | shapely.is_missing(array))
     if keep.any():
         _, coords, offsets = _multipolygon_layout(array[keep])
-        areas[keep] = _areas_of_rings(coords, offsets)
+        dense, rings = _densify_rings(coords, offsets[0], MAX_EDGE_M)
+        areas[keep] = _areas_of_rings(dense, (rings, *offsets[1:]))
     return areas
 
 
@@ -153,16 +153,32 @@ def _multipolygon_layout(
 def _areas_of_rings(
     coords: np.ndarray, offsets: tuple[np.ndarray, np.ndarray, np.ndarray]
 ) -> np.ndarray:
-    """Area of each geometry of a MultiPolygon layout (see :func:`geodesic_areas_m2`)."""
+    """Area of each geometry of a MultiPolygon layout whose edges are all short (densified).
+
+    Each ring is measured in the authalic (equal-area) cylindrical projection of the WGS84
+    ellipsoid, where area is exact and a short edge is straight to well under a millimetre: the
+    shoelace sum over every ring at once, in numpy, instead of one GeographicLib call per ring
+    (a tenth of the time on a national file). Longitude steps are taken modulo 360°, so a ring
+    may cross the antimeridian; a ring around a pole, which this sum cannot close, is measured
+    by GeographicLib. Every ring is taken by absolute value: shells add, holes subtract.
+    """
     rings, polygons, owners = offsets
-    lon = np.ascontiguousarray(coords[:, 0])
-    lat = np.ascontiguousarray(coords[:, 1])
-    ring_area = np.array(
-        [
-            abs(GEOD.polygon_area_perimeter(lon[a:b], lat[a:b])[0])
-            for a, b in zip(rings[:-1].tolist(), rings[1:].tolist(), strict=True)
-        ]
+    ring_of = np.repeat(np.arange(len(rings) - 1), np.diff(rings))
+    starts = np.ones(len(coords), dtype=bool)
+    starts[rings[1:] - 1] = False  # a ring's last vertex (its first again) starts no edge
+    edge = np.flatnonzero(starts)
+    lam = np.radians(coords[:, 0])
+    step = np.remainder(lam[edge + 1] - lam[edge] + np.pi, 2 * np.pi) - np.pi
+    y = _authalic(coords[:, 1])
+    y = y - y[rings[:-1]][ring_of]  # heights from the ring's first vertex: less cancellation
+    turns = np.bincount(ring_of[edge], weights=step, minlength=len(rings) - 1)
+    ring_area = np.abs(
+        np.bincount(ring_of[edge], weights=step * (y[edge] + y[edge + 1]), minlength=len(rings) - 1)
+        * (_A**2 / 4)  # area = a²/2 times the integral of q dλ; the trapezoid halves the sum
     )
+    for ring in np.flatnonzero(np.abs(turns) > np.pi):  # encloses a pole
+        a, b = rings[ring], rings[ring + 1]
+        ring_area[ring] = abs(GEOD.polygon_area_perimeter(coords[a:b, 0], coords[a:b, 1])[0])
     shell = np.zeros(len(ring_area), dtype=bool)
     shell[polygons[:-1]] = True
     signed = np.where(shell, ring_area, -ring_area)
@@ -241,8 +257,8 @@ def prepare_polygon(
         repairs.append(f"repaired: {reason}")
         geom = repaired
     oriented = polygons_only(shapely.orient_polygons(geom))
-    area = geodesic_area_m2(oriented)  # the same before densifying, and far cheaper
     clean = densify_geodesic(oriented, max_edge_m)
+    area = geodesic_area_m2(clean)
     if area < MIN_AREA_M2:
         raise GeometryProblem(
             f"{label}: area {area:.2f} m² is below the {MIN_AREA_M2:g} m² minimum "
@@ -251,10 +267,11 @@ def prepare_polygon(
         )
     change = 0.0
     if repairs:
-        # The area of an invalid polygon is ill-defined; compare with its shell-only reading.
+        # The area of an invalid polygon is ill-defined; compare with its shell-only reading,
+        # unless that is no area at all (the lobes of a bow-tie cancel out).
         reference = _shell_area(before)
         change = area - reference
-        if reference > 0 and abs(change) / reference > max_repair_change:
+        if reference >= MIN_AREA_M2 and abs(change) / reference > max_repair_change:
             raise GeometryProblem(
                 f"{label}: invalid ({repairs[0].removeprefix('repaired: ')}); the repair would "
                 f"change the area by {change:+.1f} m² ({change / reference:+.1%}), more than "
@@ -313,7 +330,7 @@ def prepare_polygons(
     return results  # type: ignore[return-value]
 
 
-#: Threads for the array-wise path: shapely, numpy and GeographicLib release the GIL, so a
+#: Threads for the array-wise path: shapely and numpy release the GIL, so a
 #: batch split in parts runs on every core; parts below PARALLEL_MIN polygons are not split.
 WORKERS = max(1, min(4, os.cpu_count() or 1))
 PARALLEL_MIN = 1000
@@ -337,7 +354,7 @@ def _prepare_valid(
     geoms: np.ndarray, crs: CRS, max_edge_m: float
 ) -> list[tuple[MultiPolygon, float] | None]:
     """The clean MultiPolygon of each (Multi)Polygon and its area, or None where it needs the
-    full path. The area is measured before densifying: the same, on fewer vertices.
+    full path. The area is measured on the densified rings, which it needs anyway.
 
     None marks coordinates that are not finite or not lon/lat once transformed, and invalid
     geometry: :func:`prepare_polygon` reports or repairs those.
@@ -363,9 +380,13 @@ def _prepare_valid(
     if not ok.any():
         return [None] * len(geoms)
     kind, flat, offsets = _multipolygon_layout(shapely.orient_polygons(geoms[ok]))
-    areas = _areas_of_rings(flat, offsets)
     dense_coords, rings = _densify_rings(flat, offsets[0], max_edge_m)
-    dense = shapely.from_ragged_array(kind, dense_coords, (rings, *offsets[1:]))
+    layout = (rings, *offsets[1:])
+    dense = shapely.from_ragged_array(kind, dense_coords, layout)
+    if max_edge_m <= MAX_EDGE_M:  # short enough to be measured as they are
+        areas = _areas_of_rings(dense_coords, layout)
+    else:
+        areas = geodesic_areas_m2(dense)
     out: list[tuple[MultiPolygon, float] | None] = [None] * len(geoms)
     for position, geom, area in zip(np.flatnonzero(ok), dense, areas.tolist(), strict=True):
         out[position] = (geom, area)
@@ -454,6 +475,14 @@ _F = 1 / 298.257223563
 _B = _A * (1 - _F)
 _E2 = _F * (2 - _F)  # first eccentricity squared
 _EP2 = _E2 / (1 - _E2)  # second eccentricity squared
+_E = np.sqrt(_E2)
+
+
+def _authalic(lat: np.ndarray) -> np.ndarray:
+    """Snyder's q of geodetic latitude (degrees): the area between the equator and a parallel
+    over one radian of longitude is a²·q/2, so (longitude, q) is an equal-area plane."""
+    s = np.sin(np.radians(lat))
+    return (1 - _E2) * (s / (1 - _E2 * s * s) + np.arctanh(_E * s) / _E)
 
 
 def _to_ecef(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
