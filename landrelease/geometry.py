@@ -8,7 +8,7 @@ exactly why a feature was refused, and lets every other module assume clean Mult
 
 Areas are geodesic on the WGS84 ellipsoid: the area enclosed by geodesic edges, measured on rings
 densified along those geodesics (:func:`geodesic_areas_m2`). The database uses ``lr_area_m2``
-(``ST_Area(geography)``, GeographicLib), which agrees to about 1e-7.
+(``ST_Area(geography)``, GeographicLib), which agrees to about 1e-4 m².
 """
 
 from __future__ import annotations
@@ -126,8 +126,9 @@ def geodesic_areas_m2(geoms: Sequence[BaseGeometry] | np.ndarray) -> np.ndarray:
 
     The area enclosed by geodesic edges, as GeographicLib (``pyproj.Geod``) and PostGIS's
     geography area define it: the rings are densified along their geodesics to edges of at most
-    ``MAX_EDGE_M`` and measured array-wise (see :func:`_areas_of_rings`), within about 1e-7 of
-    GeographicLib's figure. Shells add and holes subtract, however the rings are wound.
+    ``MAX_EDGE_M`` and measured array-wise (see :func:`_areas_of_rings`), equal to
+    GeographicLib's figure within its own rounding (about 1e-4 m²). Shells add and holes
+    subtract, however the rings are wound.
     """
     array = np.asarray(geoms, dtype=object).ravel()
     areas = np.zeros(len(array))
@@ -156,11 +157,13 @@ def _areas_of_rings(
     """Area of each geometry of a MultiPolygon layout whose edges are all short (densified).
 
     Each ring is measured in the authalic (equal-area) cylindrical projection of the WGS84
-    ellipsoid, where area is exact and a short edge is straight to well under a millimetre: the
-    shoelace sum over every ring at once, in numpy, instead of one GeographicLib call per ring
-    (a tenth of the time on a national file). Longitude steps are taken modulo 360°, so a ring
-    may cross the antimeridian; a ring around a pole, which this sum cannot close, is measured
-    by GeographicLib. Every ring is taken by absolute value: shells add, holes subtract.
+    ellipsoid, where area is exact: the shoelace sum over every ring at once, in numpy, instead
+    of one GeographicLib call per ring. A short geodesic edge is nearly straight there, and the
+    little it bows is taken in as the parabola through its midpoint (Simpson's rule): without
+    it a 20 m edge leaves out about 1e-6 m², which adds up to 0.01 m² along a few kilometres of
+    boundary. Longitude steps are taken the short way, so a ring may cross the antimeridian; a
+    ring around a pole, which this sum cannot close, is measured by GeographicLib. Every ring is
+    taken by absolute value: shells add, holes subtract.
     """
     rings, polygons, owners = offsets
     ring_of = np.repeat(np.arange(len(rings) - 1), np.diff(rings))
@@ -168,13 +171,21 @@ def _areas_of_rings(
     starts[rings[1:] - 1] = False  # a ring's last vertex (its first again) starts no edge
     edge = np.flatnonzero(starts)
     lam = np.radians(coords[:, 0])
-    step = np.remainder(lam[edge + 1] - lam[edge] + np.pi, 2 * np.pi) - np.pi
     y = _authalic(coords[:, 1])
-    y = y - y[rings[:-1]][ring_of]  # heights from the ring's first vertex: less cancellation
-    turns = np.bincount(ring_of[edge], weights=step, minlength=len(rings) - 1)
-    ring_area = np.abs(
-        np.bincount(ring_of[edge], weights=step * (y[edge] + y[edge + 1]), minlength=len(rings) - 1)
-        * (_A**2 / 4)  # area = a²/2 times the integral of q dλ; the trapezoid halves the sum
+    base = y[rings[:-1]][ring_of]  # heights from the ring's first vertex: less cancellation
+    step = _turn(lam[edge + 1] - lam[edge])
+    # The geodesic's midpoint, and the parabola through it, bound what the chord leaves out.
+    xyz = _to_ecef(coords[:, 0], coords[:, 1])
+    mid_lon, mid_lat = _from_ecef((xyz[edge] + xyz[edge + 1]) / 2)
+    mid_step = _turn(np.radians(mid_lon) - lam[edge])
+    rise, mid_rise = y[edge + 1] - y[edge], _authalic(mid_lat) - y[edge]
+    under = step * (y[edge] + y[edge + 1] - 2 * base[edge]) / 2
+    bulge = (2 / 3) * (step * mid_rise - rise * mid_step)
+    count = len(rings) - 1
+    turns = np.bincount(ring_of[edge], weights=step, minlength=count)
+    # The area between a parallel and the equator over one radian of longitude is a²·q/2.
+    ring_area = np.abs(np.bincount(ring_of[edge], weights=under + bulge, minlength=count)) * (
+        _A**2 / 2
     )
     for ring in np.flatnonzero(np.abs(turns) > np.pi):  # encloses a pole
         a, b = rings[ring], rings[ring + 1]
@@ -476,6 +487,11 @@ _B = _A * (1 - _F)
 _E2 = _F * (2 - _F)  # first eccentricity squared
 _EP2 = _E2 / (1 - _E2)  # second eccentricity squared
 _E = np.sqrt(_E2)
+
+
+def _turn(radians: np.ndarray) -> np.ndarray:
+    """A longitude step taken the short way round, in -π..π (a ring may cross 180°)."""
+    return np.remainder(radians + np.pi, 2 * np.pi) - np.pi
 
 
 def _authalic(lat: np.ndarray) -> np.ndarray:

@@ -164,7 +164,8 @@ class LedgerEvent(Base):
     __tablename__ = "ledger_events"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    hazard_id: Mapped[int] = mapped_column(ForeignKey("hazards.id"), index=True)
+    # Checked per statement, not by a foreign key (migration 0007): hazards are never deleted.
+    hazard_id: Mapped[int] = mapped_column(BigInteger, index=True)
     activity_id: Mapped[int | None] = mapped_column(ForeignKey("activities.id"), index=True)
     kind: Mapped[str] = mapped_column(Text)
     sign: Mapped[int] = mapped_column(SmallInteger, comment="+1 adds the piece, -1 removes it")

@@ -30,8 +30,8 @@ GEOD_ROUNDING_M2 = 1e-3
 
 #: Vertices added along long edges follow the geodesic to micrometres (their chord brought up
 #: to the ellipsoid): an area moves by under this share plus this strip along its perimeter.
-DENSIFY_REL = 1e-6
-DENSIFY_OFFSET_M = 1e-5
+DENSIFY_REL = 1e-8
+DENSIFY_OFFSET_M = 1e-6
 
 
 def tolerance(polygon: Polygon, area: float) -> float:

@@ -705,6 +705,34 @@ def test_ledger_is_append_only(world: Engine, statement: str) -> None:
     assert fingerprint(world) == before
 
 
+def test_hazards_are_never_deleted(world: Engine) -> None:
+    before = fingerprint(world)
+    with pytest.raises(DBAPIError) as info, world.begin() as conn:
+        conn.execute(text("DELETE FROM hazards WHERE status = 'released'"))
+    assert isinstance(info.value, IntegrityError), repr(info.value)
+    assert "never deleted" in str(info.value)
+    assert fingerprint(world) == before
+
+
+def test_an_event_of_a_hazard_that_does_not_exist_is_refused(world: Engine) -> None:
+    """Checked once per statement (migration 0007): every event of it, not just the first."""
+    before = fingerprint(world)
+    with pytest.raises(DBAPIError) as info, world.begin() as conn:
+        missing = conn.execute(text("SELECT max(id) + 1000 FROM hazards")).scalar_one()
+        conn.execute(
+            text(
+                "INSERT INTO ledger_events (hazard_id, kind, sign, hazard_class, piece, area_m2,"
+                " effective_date) SELECT v.id, 'recorded', 1, h.hazard_class, h.geom, h.area_m2,"
+                " h.recorded_date FROM (SELECT * FROM hazards WHERE status = 'active' LIMIT 1) h"
+                " CROSS JOIN LATERAL (VALUES (h.id), (CAST(:missing AS bigint))) v(id)"
+            ),
+            {"missing": missing},
+        )
+    assert isinstance(info.value, IntegrityError), repr(info.value)
+    assert f"hazard {missing}, which does not exist" in str(info.value)
+    assert fingerprint(world) == before
+
+
 def test_activities_in_one_call_keep_their_order_and_items(db: Engine) -> None:
     activities = [
         ActivityInput(ActivityKind.CLEARANCE, "CL-1", "NPA", items={ItemType.AP_MINE: (3, 2)}),
