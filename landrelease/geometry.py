@@ -166,10 +166,7 @@ def _areas_of_rings(
     taken by absolute value: shells add, holes subtract.
     """
     rings, polygons, owners = offsets
-    ring_of = np.repeat(np.arange(len(rings) - 1), np.diff(rings))
-    starts = np.ones(len(coords), dtype=bool)
-    starts[rings[1:] - 1] = False  # a ring's last vertex (its first again) starts no edge
-    edge = np.flatnonzero(starts)
+    ring_of, edge = _edge_starts(rings)
     lam = np.radians(coords[:, 0])
     y = _authalic(coords[:, 1])
     base = y[rings[:-1]][ring_of]  # heights from the ring's first vertex: less cancellation
@@ -441,6 +438,15 @@ def _densify_ring(coords: np.ndarray, max_edge_m: float) -> np.ndarray | None:
     return None if len(dense) == len(coords) else dense
 
 
+def _edge_starts(offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For closed rings stored one after another: the ring of each vertex, and the vertices
+    that start an edge (all but each ring's last, which is its first again)."""
+    ring_of = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+    starts = np.ones(offsets[-1], dtype=bool)
+    starts[offsets[1:] - 1] = False
+    return ring_of, np.flatnonzero(starts)
+
+
 def _densify_rings(
     coords: np.ndarray, offsets: np.ndarray, max_edge_m: float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -453,10 +459,7 @@ def _densify_rings(
     all rings at once, each ring's result is what it would be alone.
     """
     offsets = np.asarray(offsets)
-    ring_of = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
-    begins = np.ones(len(coords), dtype=bool)
-    begins[offsets[1:] - 1] = False  # a ring's last vertex (its first again) starts no edge
-    first = np.flatnonzero(begins)
+    ring_of, first = _edge_starts(offsets)
     xyz = _to_ecef(coords[:, 0], coords[:, 1])
     start_xyz = xyz[first]
     chord = xyz[first + 1] - start_xyz
