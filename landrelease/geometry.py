@@ -473,6 +473,11 @@ def _densify_rings(
         along = edge[new]
         fraction = (within[new] / steps[along])[:, None]
         lon[new], lat[new] = _from_ecef(start_xyz[along] + fraction * chord[along])
+        # A meridian is its own geodesic: its new vertices keep its longitude to the last bit,
+        # not the round trip's (one unit off), so that two polygons sharing a north-south edge
+        # still share it exactly, and cutting one with the other leaves no slivers along it.
+        meridian = new[coords[first[along], 0] == coords[first[along] + 1, 0]]
+        lon[meridian] = coords[first[edge[meridian]], 0]
     ring_points = np.bincount(ring_of[first], weights=steps, minlength=len(offsets) - 1)
     new_offsets = np.concatenate([[0], np.cumsum(ring_points.astype(int) + 1)])
     dense = np.empty((new_offsets[-1], 2))

@@ -301,3 +301,19 @@ def test_empty_helper_really_empties(engine: Engine) -> None:
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM hazards")).scalar_one() == 0
         assert conn.execute(text("SELECT count(*) FROM ledger_events")).scalar_one() == 0
+
+
+def test_a_cut_along_a_shared_meridian_leaves_no_sliver(db: Engine) -> None:
+    """A release whose east edge is the hazard's own (same meridian, other vertices) takes the
+    hazard's land up to that edge exactly: the remainder stops at the cut's west edge, in one
+    piece. A meridian's densified vertices keep its longitude to the last bit."""
+    hazard = box(20.08, 45.01, 20.15, 45.02).segmentize(0.0005)
+    record(db, "BA-MER", hazard, 4326)
+    cut = box(20.10, 45.0, 20.15, 45.03)  # longer than the hazard's edge: vertices differ
+    with transaction(db, today=TODAY) as ledger:
+        ledger.cancel("BA-MER", cut, crs=4326, effective_date=dt.date(2021, 5, 1))
+    with db.connect() as conn:
+        parts, east = conn.execute(
+            text("SELECT ST_NumGeometries(geom), ST_XMax(geom) FROM hazards")
+        ).one()
+    assert (parts, east) == (1, 20.1)
