@@ -227,11 +227,30 @@ cut AS MATERIALIZED (
            ST_Multi(ST_CollectionExtract(ST_Difference(h.geom, r.g), 3)) AS rest
     FROM req r JOIN hazards h ON h.id = r.hazard_id
 ),
+trimmed AS MATERIALIZED (
+    -- Parts of what remains below the sliver tolerance go with the piece. A request whose edge
+    -- runs along the hazard's on other vertices leaves threads a few micrometres wide (each
+    -- geodesic edge bows between its own vertices), which are no land but would keep the
+    -- hazard alive in as many parts.
+    SELECT c.ord, c.hazard_id, c.hazard_class, c.old_geom, c.old_area,
+           CASE WHEN t.threads IS NOT TRUE THEN c.piece
+                WHEN t.kept IS NULL THEN c.old_geom
+                ELSE ST_Multi(ST_CollectionExtract(ST_Difference(c.old_geom, t.kept), 3))
+           END AS piece,
+           CASE WHEN t.threads IS NOT TRUE THEN c.rest ELSE t.kept END AS rest
+    FROM cut c
+    LEFT JOIN LATERAL (
+        SELECT bool_or(lr_area_m2(d.geom) < :sliver) AS threads,
+               ST_Multi(ST_Collect(d.geom) FILTER (WHERE lr_area_m2(d.geom) >= :sliver)) AS kept
+        FROM ST_Dump(c.rest) d
+        WHERE ST_NumGeometries(c.rest) > 1
+    ) t ON true
+),
 measured AS MATERIALIZED (
     -- The piece and what remains tile the hazard along the same (densified) edges, so the
     -- remainder's area is the hazard's less the piece's: measured once, conserved exactly.
     SELECT c.*, a.piece_area, c.old_area - a.piece_area AS rest_area
-    FROM cut c CROSS JOIN LATERAL (SELECT lr_area_m2(c.piece) AS piece_area) a
+    FROM trimmed c CROSS JOIN LATERAL (SELECT lr_area_m2(c.piece) AS piece_area) a
 ),
 settled AS MATERIALIZED (
     -- A remainder below the sliver tolerance goes with the piece: the hazard closes.

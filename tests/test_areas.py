@@ -317,3 +317,27 @@ def test_a_cut_along_a_shared_meridian_leaves_no_sliver(db: Engine) -> None:
             text("SELECT ST_NumGeometries(geom), ST_XMax(geom) FROM hazards")
         ).one()
     assert (parts, east) == (1, 20.1)
+
+
+def test_a_cut_along_a_shared_parallel_releases_the_threads_it_leaves(db: Engine) -> None:
+    """A release whose north and south edges run along the hazard's on other vertices: each
+    geodesic edge bows between its own vertices, so the difference keeps threads micrometres
+    wide. Those apart from the remainder go with the piece: the hazard keeps one part (a thread
+    still joined to it stays, and holds no measurable land), and the areas still add up."""
+    recorded = record(db, "BA-PAR", box(20.08, 45.01, 20.15, 45.02).segmentize(0.0005), 4326)
+    cut = box(20.10, 45.01, 20.16, 45.02).segmentize(0.0007)
+    with transaction(db, today=TODAY) as ledger:
+        released = ledger.cancel("BA-PAR", cut, crs=4326, effective_date=dt.date(2021, 5, 1))
+    east = "ST_MakeEnvelope(20.1, 45.0, 20.2, 45.1, 4326)"
+    with db.connect() as conn:
+        parts, beyond, area, measured = conn.execute(
+            text(
+                "SELECT ST_NumGeometries(geom),"
+                f" lr_area_m2(ST_CollectionExtract(ST_Intersection(geom, {east}), 3)),"
+                " area_m2, lr_area_m2(geom) FROM hazards"
+            )
+        ).one()
+    assert parts == 1
+    assert beyond < 1e-3
+    assert abs(released.area_m2 + area - recorded) <= 1e-9 * recorded
+    assert abs(measured - area) <= 0.01

@@ -214,6 +214,34 @@ def check_table(table: AnnualTable) -> None:
     ],
     ops=[Step("cancel", 0, (0, 0, 1, 1), 0), Step("reopen", 0, (1, 0, 4, 5), 0)],
 )
+# Found by this test: a release whose edge runs along the hazard's own edge on other
+# vertices leaves micrometre threads (now released with the piece).
+@example(
+    recorded=[((1, 1, 1, 1), HazardClass.SHA), ((8, 1, 7, 1), HazardClass.SHA)],
+    ops=[
+        Step("cancel", 0, (0, 0, 1, 1), 0),
+        Step("cancel", 0, (0, 0, 1, 1), 0),
+        Step("cancel", 1, (2, 0, 5, 2), 0),
+    ],
+)
+@example(
+    recorded=[
+        ((9, 5, 4, 5), HazardClass.SHA),
+        ((8, 7, 7, 1), HazardClass.CHA),
+        ((9, 16, 1, 2), HazardClass.SHA),
+        ((9, 5, 6, 2), HazardClass.SHA),
+    ],
+    ops=[
+        Step("clear", 9, (2, -1, 5, 2), 239),
+        Step("reopen", 3, (1, 1, 1, 3), 127),
+        Step("cancel", 9, (3, 1, 1, 3), 182),
+        Step("cancel", 4, (1, 0, 4, 3), 63),
+        Step("confirm_part", 9, (1, 0, 4, 3), 59),
+        Step("confirm_whole", 1, (-2, -2, 5, 1), 106),
+        Step("confirm_part", 0, (0, 3, 5, 3), 187),
+        Step("cancel", 9, (3, 1, 1, 3), 182),
+    ],
+)
 def test_random_ledgers_balance_and_add_up(
     engine: Engine, recorded: list[tuple[tuple[int, int, int, int], HazardClass]], ops: list[Step]
 ) -> None:
