@@ -29,6 +29,8 @@ GEOD = Geod(ellps="WGS84")
 TODAY = dt.date(2025, 6, 30)
 STEP = 0.0001
 WEST, EAST = (20.0, 45.0, 20.1, 45.1), (20.1, 45.0, 20.2, 45.1)
+# A level above both, and a region no hazard reaches.
+ABOVE = (("WE", 0, (20.0, 45.0, 20.2, 45.1)), ("FAR", 1, (21.0, 46.0, 21.1, 46.1)))
 
 
 def rect(x0: float, y0: float, x1: float, y1: float) -> Polygon:
@@ -42,16 +44,19 @@ def area(x0: float, y0: float, x1: float, y1: float) -> float:
     return measured
 
 
-def add_regions(engine: Engine) -> None:
+def add_regions(
+    engine: Engine, more: tuple[tuple[str, int, tuple[float, float, float, float]], ...] = ()
+) -> None:
+    """Regions W and E on level 1, and ``more`` as (code, level, bounds)."""
     with engine.begin() as c:
-        for code, bounds in (("W", WEST), ("E", EAST)):
+        for code, level, bounds in (("W", 1, WEST), ("E", 1, EAST), *more):
             c.execute(
                 text(
                     "INSERT INTO regions (code, name, admin_level, geom, area_m2)"
-                    " SELECT :code, :code, 1, g, lr_area_m2(g)"
+                    " SELECT :code, :code, :level, g, lr_area_m2(g)"
                     " FROM (SELECT ST_Multi(ST_GeomFromText(:wkt, 4326)) AS g) s"
                 ),
-                {"code": code, "wkt": rect(*bounds).wkt},
+                {"code": code, "level": level, "wkt": rect(*bounds).wkt},
             )
 
 
@@ -80,8 +85,9 @@ def derived_rows(connection: Connection) -> dict[str, set[tuple[object, ...]]]:
 @pytest.mark.parametrize("settle_each", [False, True], ids=["at-commit", "batch-by-batch"])
 def test_rows_written_at_commit_are_those_of_a_full_rebuild(db: Engine, settle_each: bool) -> None:
     """Measured once at commit, or settled after every statement as a pipelined import does:
-    either way the rows are those a full rebuild writes."""
-    add_regions(db)
+    either way the rows are those a full rebuild writes (which measures every event in every
+    region, not only in the regions their pieces reach)."""
+    add_regions(db, ABOVE)
     with transaction(db, today=TODAY) as ledger:  # several statements, one commit
         ledger.record_many([hazard("A", (20.02, 45.02, 20.04, 45.04))])
         if settle_each:
@@ -109,6 +115,15 @@ def test_rows_written_at_commit_are_those_of_a_full_rebuild(db: Engine, settle_e
         )
     with db.connect() as c:
         at_commit = derived_rows(c)
+        across = dict(
+            c.execute(
+                text(
+                    "SELECT r.code, er.area_m2 FROM event_regions er"
+                    " JOIN regions r ON r.id = er.region_id JOIN hazards h ON h.id = er.hazard_id"
+                    " WHERE h.national_id = 'B' AND er.kind = 'recorded'"
+                )
+            ).all()
+        )
         pending = c.execute(
             text(
                 "SELECT (SELECT count(*) FROM derived_pending),"
@@ -123,6 +138,12 @@ def test_rows_written_at_commit_are_those_of_a_full_rebuild(db: Engine, settle_e
         at_commit
     )  # every table got rows: the comparison means something
     assert at_commit == rebuilt
+    # B lies across W|E: its halves, measured by hand, in W and E; all of it in WE; none in FAR.
+    assert set(across) == {"W", "E", "WE"}
+    b_west, b_east = area(20.09, 45.05, 20.10, 45.06), area(20.10, 45.05, 20.11, 45.06)
+    assert across["W"] == pytest.approx(b_west, rel=1e-6)
+    assert across["E"] == pytest.approx(b_east, rel=1e-6)
+    assert across["WE"] == pytest.approx(b_west + b_east, rel=1e-6)
 
 
 def test_a_report_inside_the_writing_transaction_sees_its_events(db: Engine) -> None:

@@ -70,14 +70,17 @@ def _flush_function(
     none_pending: str = _NONE_PENDING,
     declare: str = "",
     first: tuple[str, ...] = (),
+    measure: str | None = None,
 ) -> str:
     """Measure every pending event; a region entered in the same transaction may have
     measured some of them already (hence ON CONFLICT), and spans are rewritten whole.
 
     ``events`` selects the pending events and ``hazards`` their hazards; a later revision
-    (0006) passes other ways to find them, with a ``declare`` block and ``first`` statements.
+    (0006) passes other ways to find them, with a ``declare`` block and ``first`` statements,
+    and another (0008) its own ``measure`` statement, whole.
     """
-    measure = m0002._MEASURE_IN_REGIONS.format(regions="regions", events=events)
+    if measure is None:
+        measure = m0002._MEASURE_IN_REGIONS.format(regions="regions", events=events)
     body = "; ".join(
         [
             *first,

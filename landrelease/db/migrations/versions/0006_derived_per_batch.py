@@ -34,8 +34,9 @@ _EVENTS = "(SELECT e.* FROM ledger_events e WHERE e.id = ANY(pending) OFFSET 0)"
 _HAZARDS = "SELECT e.hazard_id FROM ledger_events e WHERE e.id = ANY(pending)"
 
 
-def _flush(revised: bool) -> str:
-    """0004's flush, finding the pending events by id (``revised``) or as 0004 did."""
+def _flush(revised: bool, measure: str | None = None) -> str:
+    """0004's flush, finding the pending events by id (``revised``) or as 0004 did; a later
+    revision (0008) passes its own ``measure`` statement."""
     m0002 = load_revision("0002_indicator_tables.py")
     m0004 = load_revision("0004_derived_at_commit.py")
     if not revised:
@@ -48,6 +49,7 @@ def _flush(revised: bool) -> str:
             none_pending="cardinality(pending) = 0",
             declare="DECLARE pending bigint[]; ",
             first=("pending := ARRAY(SELECT event_id FROM derived_pending)",),
+            measure=measure,
         )
     )
 
