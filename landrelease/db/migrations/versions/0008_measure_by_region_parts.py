@@ -7,14 +7,14 @@ Create Date: 2026-12-02
 0004's flush measured pending events in regions with the regions as the outer loop (so that
 each region's geometry is prepared once), and for every region it read every pending event to
 test its box against the region's envelope. That is one pass over the pending events per
-region: with the shipped boundaries loaded (157 regions on three levels), measuring an import
-of 100,000 hazards took 92 s, against 3 s with the three entities alone.
+region: with the shipped boundaries loaded (157 regions on three levels), the commit of an import
+of 100,000 hazards made 15.7 million box tests and took 30.5 s.
 
 Now each pending event is read once and finds the regions it can reach through the spatial
 index of ``region_parts`` (each region cut into parts of at most 64 vertices, which tile it):
 a piece that meets a region meets one of its parts, so no region is missed, and the parts' boxes
-are tighter than a whole region's. The events are then grouped by region, and each region, still
-the outer loop, measures only its own group. The same 100,000 hazards: 10 s.
+are tighter than a whole region's. The events are then grouped by region, and each region,
+still the outer loop, measures only its own group. The same 100,000 hazards: 19.6 s at commit.
 
 ``lr_area_within_m2`` also tests the piece's box first: a region that covers the box covers the
 piece, and a box has 5 vertices where a densified piece has dozens.
