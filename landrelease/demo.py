@@ -30,6 +30,7 @@ from shapely.geometry import MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Connection, Engine, text
 
+from landrelease.db.statistics import refresh_statistics
 from landrelease.errors import LandReleaseError
 from landrelease.geometry import geodesic_area_m2, polygons_only
 from landrelease.indicators.balance import ClassBalance, items_destroyed, national_balance
@@ -845,6 +846,7 @@ def run_demo(
     with transaction(engine, today=today) as ledger:
         for first in range(0, len(inputs), RECORD_BATCH):
             ledger.record_many(inputs[first : first + RECORD_BATCH])
+    refresh_statistics(engine)  # as an import of that many hazards does
     echo(f"recorded {len(inputs)} hazards ({RECORDING_YEARS[0]}-{RECORDING_YEARS[1]})")
     state = _State(rng, today, municipality_of, {m.code: m for m in municipalities}, entities)
     corrections = _correction_plan(start_year, end_year)

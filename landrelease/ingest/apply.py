@@ -25,6 +25,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, text
 
+from landrelease.db.statistics import ANALYZE_AFTER, refresh_statistics
 from landrelease.errors import (
     DateError,
     DuplicateHazard,
@@ -212,6 +213,8 @@ def import_file(
             _apply_in_transaction(ledger, checked, result, dry_run, progress, ahead)
     except _Outcome as outcome:
         result = outcome.result
+    if result.written and result.accepted >= ANALYZE_AFTER:
+        refresh_statistics(engine)
     result.seconds = time.perf_counter() - started
     return result
 
