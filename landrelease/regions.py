@@ -19,6 +19,7 @@ can use the validated boundaries before they are stored.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -176,8 +177,7 @@ def _read_units(path: Path, code_field: str, name_field: str) -> tuple[list[_Uni
     seen: set[str] = set()
     rows = zip(frame[code_field], frame[name_field], frame.geometry, strict=True)
     for index, (raw_code, raw_name, geom) in enumerate(rows, start=1):
-        code = "" if raw_code is None else str(raw_code).strip()
-        name = "" if raw_name is None else str(raw_name).strip()
+        code, name = _field_text(raw_code), _field_text(raw_name)
         label = f"{path.name} feature {index} ({name or '?'}, {code or 'no code'})"
         if not code:
             problems.append(f"{label}: no {code_field}")
@@ -188,6 +188,19 @@ def _read_units(path: Path, code_field: str, name_field: str) -> tuple[list[_Uni
             units.append(_Unit(code, name or code, geom, label))
     _refuse(path, problems)
     return units, frame.crs
+
+
+def _field_text(value: object) -> str:
+    """A code or name as text; "" when the field is empty.
+
+    A column with an empty value is read as floats with NaN for the gaps (a code column of
+    numbers too): NaN is no code, and a whole number keeps its digits (7, not "7.0").
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,13 @@ pass by skipping them.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
+from click.testing import CliRunner, Result
 from sqlalchemy import Engine, text
 
+from landrelease.cli import main
 from landrelease.config import load_settings
 from landrelease.db.engine import connect, recreate_database
 from landrelease.errors import ConfigurationError
@@ -67,3 +69,15 @@ def empty(engine: Engine) -> None:
     """Remove all rows (TRUNCATE is an administrator's tool; the app cannot delete events)."""
     with engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def cli(db: Engine, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """Run landrelease commands on the (emptied) test database, as a user types them."""
+    monkeypatch.setenv("LANDRELEASE_DATABASE_URL", db.url.render_as_string(hide_password=False))
+    runner = CliRunner()
+
+    def run(*args: str) -> Result:
+        return runner.invoke(main, list(args), catch_exceptions=False)
+
+    return run

@@ -7,12 +7,10 @@ from pathlib import Path
 
 import pytest
 import shapely
-from click.testing import CliRunner, Result
 from pyproj import Geod, Transformer
 from shapely.geometry import Polygon, box, mapping
 from sqlalchemy import Engine, text
 
-from landrelease.cli import main
 from landrelease.db import migrate
 
 GEOD = Geod(ellps="WGS84")
@@ -21,18 +19,6 @@ GEOD = Geod(ellps="WGS84")
 def geod_area(geom: Polygon) -> float:
     area, _ = GEOD.geometry_area_perimeter(shapely.orient_polygons(geom))
     return abs(area)
-
-
-@pytest.fixture
-def cli(db: Engine, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    """Run landrelease commands on the test database."""
-    monkeypatch.setenv("LANDRELEASE_DATABASE_URL", db.url.render_as_string(hide_password=False))
-    runner = CliRunner()
-
-    def run(*args: str) -> Result:
-        return runner.invoke(main, list(args), catch_exceptions=False)
-
-    return run
 
 
 def geojson(path: Path, geom: Polygon, epsg: int | None = 4326) -> str:

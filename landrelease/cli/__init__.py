@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "map": ("landrelease.cli.map", "map_command"),
     "plan": ("landrelease.cli.plan", "plan"),
     "profile": ("landrelease.cli.ingest", "profile"),
+    "regions": ("landrelease.cli.regions", "regions"),
     "release": ("landrelease.cli.release", "release"),
     "report": ("landrelease.cli.report", "report"),
 }
