@@ -29,8 +29,9 @@ class HazardState:
     area_m2: float
 
 
-_AS_OF = text(
-    """
+# The snapshot, written once: hazards that existed on :d, each with its geometry and class
+# that day and its area (stored, unless replayed). Selected from as ``snapshot``.
+_SNAPSHOT = """
     WITH later AS (
         SELECT DISTINCT hazard_id FROM ledger_events WHERE effective_date > :d
     ),
@@ -50,10 +51,30 @@ _AS_OF = text(
         JOIN existing x ON x.hazard_id = h.id
         LEFT JOIN later l ON l.hazard_id = h.id
         WHERE (CAST(:only AS text[]) IS NULL OR h.national_id = ANY(CAST(:only AS text[])))
+    ),
+    snapshot AS (
+        SELECT id, national_id, hazard_class, contamination, geom,
+               CASE WHEN cached THEN area_m2 ELSE lr_area_m2(geom) END AS area_m2
+        FROM state
     )
-    SELECT id, national_id, hazard_class, contamination, ST_AsBinary(geom) AS wkb,
-           CASE WHEN cached THEN area_m2 ELSE lr_area_m2(geom) END AS area_m2
-    FROM state ORDER BY national_id
+"""
+
+_AS_OF = text(
+    _SNAPSHOT  # noqa: S608 - constant fragments only
+    + """
+    SELECT id, national_id, hazard_class, contamination, ST_AsBinary(geom) AS wkb, area_m2
+    FROM snapshot ORDER BY national_id
+    """
+)
+
+#: The temporary table :func:`stage_snapshot` fills (dropped at the end of the transaction).
+SNAPSHOT_TABLE = "lr_snapshot"
+
+_STAGE = text(
+    f"CREATE TEMPORARY TABLE {SNAPSHOT_TABLE} ON COMMIT DROP AS "  # noqa: S608 - a constant
+    + _SNAPSHOT
+    + """
+    SELECT id AS hazard_id, hazard_class, geom, area_m2 FROM snapshot WHERE geom IS NOT NULL
     """
 )
 
@@ -78,6 +99,19 @@ def hazards_as_of(
             )
         )
     return states
+
+
+def stage_snapshot(connection: Connection, as_of: dt.date) -> None:
+    """The open hazards of ``as_of`` (hazard_id, hazard_class, geom, area_m2) in the temporary
+    table :data:`SNAPSHOT_TABLE`, indexed by hazard, replacing any of the same transaction.
+
+    For readers that measure the whole snapshot in SQL: a hundred thousand polygons then never
+    travel to Python and back (about 5 s of a national annual table's 13 s per date).
+    """
+    connection.execute(text(f"DROP TABLE IF EXISTS {SNAPSHOT_TABLE}"))
+    connection.execute(_STAGE, {"d": as_of, "only": None})
+    connection.execute(text(f"CREATE INDEX ON {SNAPSHOT_TABLE} (hazard_id)"))
+    connection.execute(text(f"ANALYZE {SNAPSHOT_TABLE}"))
 
 
 def replayed_geometry(

@@ -16,7 +16,7 @@ Where each figure comes from, and why:
   (:class:`~landrelease.models.CheckMethod`):
 
   - ``geometry`` (the default for reports and publishing): the as-of snapshot of every hazard
-    (:func:`landrelease.snapshot.hazards_as_of`, the current-state cache or a replay of the
+    (:func:`landrelease.snapshot.stage_snapshot`, the current-state cache or a replay of the
     ledger) intersected with the regions in PostGIS. It shares nothing with the flows but the
     ledger's geometry, so the gap column is a real check: a lost event, a piece outside its
     hazard, a wrong sign or class, an ``event_regions`` row gone stale all show as a gap.
@@ -55,7 +55,7 @@ from landrelease.indicators.balance import ABS_TOLERANCE_M2, REL_TOLERANCE
 from landrelease.indicators.regions import NATIONAL, OUTSIDE, RegionRef, regions_at_level
 from landrelease.models import CheckMethod
 from landrelease.release import SLIVER_M2
-from landrelease.snapshot import HazardState, hazards_as_of
+from landrelease.snapshot import SNAPSHOT_TABLE, HazardState, stage_snapshot
 from landrelease.vocabulary import HazardClass, ItemType
 
 #: Row label for both classes together.
@@ -315,52 +315,52 @@ def _ledger_stocks(
     return at_open, at_close
 
 
-# The snapshot's hazards, sent back as arrays and intersected with the regions of the level.
-# Regions are the outer loop, so each region's geometry is prepared once (see migration 0002).
+# The snapshot's open hazards (staged by snapshot.stage_snapshot) measured in the regions of
+# the level, as the ledger's own events are (migration 0008): each hazard finds the regions it
+# reaches through the spatial index of region_parts, and each region, the outer loop with its
+# geometry prepared once, measures only those. Testing every hazard's box against every region
+# cost a pass over the snapshot per region (16.8 s for 100,000 hazards at level 3; now 3.6 s).
 _GEOMETRY_STOCKS_REGIONAL = text(
-    """
-    WITH states AS MATERIALIZED (
-        SELECT u.hazard_id, u.hazard_class, ST_GeomFromWKB(u.wkb, 4326) AS geom, u.area
-        FROM unnest(CAST(:ids AS bigint[]), CAST(:classes AS text[]), CAST(:wkbs AS bytea[]),
-                    CAST(:areas AS double precision[])) AS u(hazard_id, hazard_class, wkb, area)
+    f"""
+    WITH reached AS (
+        SELECT p.region_id, array_agg(DISTINCT s.hazard_id) AS ids
+        FROM {SNAPSHOT_TABLE} s JOIN region_parts p ON p.geom && s.geom
+        GROUP BY p.region_id
     ),
     within AS (
         SELECT r.id AS region_id, x.hazard_id, x.hazard_class, x.area
-        FROM (SELECT id, geom, ST_Envelope(geom) AS env FROM regions
-              WHERE admin_level = :level OFFSET 0) r
+        FROM (SELECT r.id, r.geom, reached.ids FROM regions r
+              JOIN reached ON reached.region_id = r.id
+              WHERE r.admin_level = :level OFFSET 0) r
         CROSS JOIN LATERAL (
             SELECT s.hazard_id, s.hazard_class,
-                   lr_area_within_m2(s.geom, s.area, r.id, r.geom) AS area
-            FROM states s WHERE s.geom && r.env OFFSET 0
+                   lr_area_within_m2(s.geom, s.area_m2, r.id, r.geom) AS area
+            FROM {SNAPSHOT_TABLE} s WHERE s.hazard_id = ANY(r.ids) OFFSET 0
         ) x
         WHERE x.area > 0
     )
     SELECT region_id, hazard_class,
            count(*) FILTER (WHERE area >= :min_m2) AS n, sum(area) AS area
     FROM within GROUP BY 1, 2
-    """
+    """  # noqa: S608 - the table name is a constant
+)
+
+_GEOMETRY_STOCKS_NATIONAL = text(
+    f"""
+    SELECT hazard_class, count(*) FILTER (WHERE area_m2 >= :min_m2) AS n, sum(area_m2) AS area
+    FROM {SNAPSHOT_TABLE} GROUP BY 1
+    """  # noqa: S608 - the table name is a constant
 )
 
 
-def _state_arrays(states: Sequence[HazardState]) -> dict[str, list[object]]:
-    live = [s for s in states if s.geom is not None]
-    return {
-        "ids": [s.hazard_id for s in live],
-        "classes": [s.hazard_class for s in live],
-        "wkbs": [shapely.to_wkb(s.geom) for s in live],
-        "areas": [s.area_m2 for s in live],
-    }
-
-
 def _geometry_stocks(connection: Connection, level: int, as_of: dt.date) -> dict[Key, Stock]:
-    states = hazards_as_of(connection, as_of)
-    stocks: dict[Key, Stock] = {}
-    params = {"level": level, "min_m2": COUNT_MIN_M2, **_state_arrays(states)}
+    stage_snapshot(connection, as_of)
+    params = {"level": level, "min_m2": COUNT_MIN_M2}
+    stocks: dict[Key, Stock] = {(None, cls): Stock(0, 0.0) for cls in CLASSES}
     for row in connection.execute(_GEOMETRY_STOCKS_REGIONAL, params):
         stocks[(row.region_id, row.hazard_class)] = Stock(int(row.n), float(row.area))
-    for cls in CLASSES:
-        areas = [s.area_m2 for s in states if s.geom is not None and s.hazard_class == cls]
-        stocks[(None, cls)] = Stock(sum(a >= COUNT_MIN_M2 for a in areas), sum(areas))
+    for row in connection.execute(_GEOMETRY_STOCKS_NATIONAL, params):
+        stocks[(None, row.hazard_class)] = Stock(int(row.n), float(row.area))
     return stocks
 
 
