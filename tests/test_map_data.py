@@ -293,7 +293,7 @@ def test_map_command_writes_the_page_and_refuses_unknown_regions(
     out = tmp_path / "maps" / "national.html"
     runner = CliRunner()
     result = runner.invoke(
-        main, ["map", "--as-of", "2024-12-31", "--out", str(out)], catch_exceptions=False
+        main, ["map", "--as-of", "2024-12-31", "--output", str(out)], catch_exceptions=False
     )
     assert result.exit_code == 0, result.output
     assert (

@@ -220,7 +220,7 @@ def test_plan_cli_and_lap_report_with_burndown(
         "5ha",
         "--format",
         "html",
-        "--output",
+        "--out",  # the same flag as the map's, also spelled --output
         str(out),
     )
     page = out.read_text()

@@ -23,7 +23,9 @@ def _default_out(region: str | None, as_of: dt.date) -> Path:
 @options.as_of
 @click.option("--region", help="Limit the map to one region (code, or name when unique).")
 @click.option(
+    "--output",
     "--out",
+    "out",
     type=click.Path(dir_okay=False, path_type=Path),
     help="HTML file to write [default: maps/contamination[-REGION]-DATE.html].",
 )

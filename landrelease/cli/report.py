@@ -31,6 +31,8 @@ format_option = click.option(
 )
 output_option = click.option(
     "--output",
+    "--out",
+    "output",
     type=click.Path(path_type=Path),
     help="File (xlsx, html) or folder (csv); default: the report's name in this folder.",
 )
