@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("landrelease.cli.demo", "demo"),
     "hazard": ("landrelease.cli.hazard", "hazard"),
     "import": ("landrelease.cli.ingest", "import_command"),
+    "imports": ("landrelease.cli.ingest", "imports_command"),
     "map": ("landrelease.cli.map", "map_command"),
     "plan": ("landrelease.cli.plan", "plan"),
     "profile": ("landrelease.cli.ingest", "profile"),

@@ -16,8 +16,9 @@ from landrelease.cli import options
 from landrelease.cli.context import engine
 from landrelease.ingest import available_profiles, import_file, load_profile, validate_profile
 from landrelease.ingest.apply import REFUSED_FILE
+from landrelease.ingest.history import imports
 from landrelease.ingest.profiles import DEFAULT_PROFILE, profile_path
-from landrelease.ingest.report import problems_table, summary, write_report
+from landrelease.ingest.report import past_import, problems_table, summary, write_report
 
 #: Files with fewer features than this import without a progress display.
 PROGRESS_FROM = 1000
@@ -112,6 +113,22 @@ def import_command(
         click.echo(f"report: {write_report(result, report_path)}")
     if result.status == REFUSED_FILE:
         ctx.exit(1)
+
+
+@click.command("imports")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=20, show_default=True, help="How many."
+)
+@click.option("--all", "show_all", is_flag=True, help="Every import, however many.")
+@click.pass_context
+def imports_command(ctx: click.Context, limit: int, show_all: bool) -> None:
+    """List the files imported, newest first, with what each changed in the ledger."""
+    with engine(ctx).connect() as connection:
+        records = imports(connection, limit=None if show_all else limit)
+    if not records:
+        click.echo("no file has been imported yet")
+        return
+    click.echo("\n".join(past_import(record) for record in records))
 
 
 @click.group()

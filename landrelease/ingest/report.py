@@ -14,7 +14,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from landrelease.errors import LandReleaseError
-from landrelease.ingest.apply import APPLIED, DRY_RUN, REFUSED_FILE, UNCHANGED, ImportResult
+from landrelease.ingest.apply import (
+    APPLIED,
+    DRY_RUN,
+    REFUSED_FILE,
+    UNCHANGED,
+    Change,
+    ImportResult,
+)
+from landrelease.ingest.history import ImportRecord
 from landrelease.ingest.validate import Problem
 from landrelease.units import format_area
 
@@ -71,6 +79,33 @@ _HEADLINES = {
 }
 
 
+def change_lines(changes: Sequence[Change]) -> list[str]:
+    """One line per kind and class: how many features, how many m²."""
+    return [
+        f"  {c.kind:<10} {c.hazard_class:<4} {c.count:>7}  {format_area(c.area_m2)}"
+        for c in changes
+    ]
+
+
+def past_import(record: ImportRecord) -> str:
+    """An import of the history, as its summary read when it was applied."""
+    layers = f", layer {record.layers}" if record.layers else ""
+    when = record.imported_at.astimezone()  # the officer's local time
+    lines = [
+        f"#{record.import_id}  {when:%Y-%m-%d %H:%M %Z}  {record.file_name}{layers} "
+        f"(profile {record.profile})",
+        f"  read {record.features}, applied {record.applied} "
+        f"(repaired {record.count('repaired')}), skipped {record.count('skipped')}; "
+        f"sha256 {record.sha256[:12]}",
+        *change_lines(record.changes),
+    ]
+    if record.count("activities") or record.count("marked"):
+        lines.append(
+            f"  activities {record.count('activities')}, hazards marked {record.count('marked')}"
+        )
+    return "\n".join(lines)
+
+
 def summary(result: ImportResult) -> str:
     """The end-of-import summary: counts, then what moved in the ledger."""
     headline = _HEADLINES[result.status]
@@ -83,11 +118,7 @@ def summary(result: ImportResult) -> str:
         f"read {result.read}, accepted {result.accepted} (repaired {result.repaired}), "
         f"refused {result.refused}, skipped {result.skipped}"
     )
-    for change in result.changes:
-        lines.append(
-            f"  {change.kind:<10} {change.hazard_class:<4} {change.count:>7}  "
-            f"{format_area(change.area_m2)}"
-        )
+    lines.extend(change_lines(result.changes))
     if result.activities or result.marked:
         lines.append(f"  activities {result.activities}, hazards marked {result.marked}")
     if result.seconds:
