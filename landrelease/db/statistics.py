@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, text
 
-#: The tables a transition writes: the ledger, and the tables derived from it at commit.
+#: The tables a large write fills: the ledger, the tables derived from it at commit, and the
+#: regions with their parts (loading boundaries measures the ledger into them).
 LEDGER_TABLES = (
     "hazards",
     "ledger_events",
@@ -21,6 +22,8 @@ LEDGER_TABLES = (
     "event_regions",
     "stock_spans",
     "event_overlaps",
+    "regions",
+    "region_parts",
 )
 
 #: Writes of fewer features than this leave the statistics to autovacuum: a monthly file of a
