@@ -929,10 +929,11 @@ def _area(m2: float) -> str:
 
 def _balance_line(row: ClassBalance) -> str:
     verdict = "balanced" if row.balances else "GAP"
+    gap = row.gap if round(row.gap, 3) else 0.0  # no "-0.000" for a gap that rounds away
     return (
         f"  {row.hazard_class}: {row.recorded:,.0f} + {row.confirmed_in:,.0f} + "
         f"{row.reopened:,.0f} {row.corrected:+,.0f} - {row.confirmed_out:,.0f} - "
-        f"{row.released:,.0f} = {row.remaining:,.0f} m²; gap {row.gap:+.3f} m² {verdict}"
+        f"{row.released:,.0f} = {row.remaining:,.0f} m²; gap {gap:+.3f} m² {verdict}"
     )
 
 

@@ -16,8 +16,8 @@ from conftest import empty
 from pyproj import Geod
 from sqlalchemy import Engine, text
 
-from landrelease.demo import DemoResult, run_demo
-from landrelease.indicators.balance import national_balance
+from landrelease.demo import DemoResult, _balance_line, run_demo
+from landrelease.indicators.balance import ClassBalance, national_balance
 from landrelease.regions import gis_data_dir, load_bundled_regions, load_regions
 
 pytestmark = pytest.mark.db
@@ -323,3 +323,17 @@ def test_load_regions_refuses_a_missing_field(db: Engine) -> None:
     with db.begin() as connection, pytest.raises(LandReleaseError, match="no field pcode"):
         load_regions(connection, folder / "bih_adm1.geojson", level=1, code_field="pcode")
     assert _regions(db) == []
+
+
+@pytest.mark.parametrize(
+    ("remaining", "shown"),
+    [(100.0001, "gap +0.000 m² balanced"), (101.5, "gap -1.500 m² GAP")],
+    ids=["rounds-away", "real-gap"],
+)
+def test_a_gap_that_rounds_away_reads_plus_zero(remaining: float, shown: str) -> None:
+    """Float noise just below zero must not print as "-0.000"; a real gap keeps its sign.
+
+    By hand: 100 recorded, nothing moved, so the remaining area should be 100 m².
+    """
+    row = ClassBalance("SHA", 1, 100.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, remaining)
+    assert _balance_line(row).endswith(shown)
