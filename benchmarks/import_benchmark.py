@@ -5,8 +5,9 @@ each as a child process so its peak memory is its own (``os.wait4`` rusage):
 
 * **landrelease**: ``landrelease import hazards.gpkg`` - read, validation and repair
   (``prepare_polygons``), region checks, geodesic areas, and the ledger (``record_many``:
-  hazards, ``recorded`` events, and at commit the derived tables of 0002/0004) in one
-  transaction; stage times from its progress lines;
+  hazards, ``recorded`` events, and at commit the derived tables of 0002/0004/0008) in one
+  transaction, then the ANALYZE that follows a large file; stage times from its progress
+  lines;
 * **(a) ogr2ogr**: ``ogr2ogr -f PostgreSQL`` with ``PG_USE_COPY=YES`` into a scratch table:
   the fastest load GDAL offers, and it checks nothing;
 * **(b) geopandas**: ``geopandas.read_file`` + ``make_valid`` + ``to_postgis`` into a scratch
