@@ -49,6 +49,8 @@ def test_applied_files_are_listed_newest_first(
     assert oldest.changes == hazards.changes and newest.changes == results.changes
 
     listed = run(imports_db, monkeypatch, "imports").output
+    assert f"generic_results.kml, layers {', '.join(results.layers.split(','))} " in listed
+    assert "generic_hazards.geojson, layer generic_hazards " in listed
     assert listed.index(f"#{results.import_id} ") < listed.index(f"#{hazards.import_id} ")
     for line in change_lines(hazards.changes) + change_lines(results.changes):
         assert line in listed.splitlines()  # the m² as the import printed them

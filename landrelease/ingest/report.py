@@ -89,7 +89,8 @@ def change_lines(changes: Sequence[Change]) -> list[str]:
 
 def past_import(record: ImportRecord) -> str:
     """An import of the history, as its summary read when it was applied."""
-    layers = f", layer {record.layers}" if record.layers else ""
+    names = [name for name in record.layers.split(",") if name]  # stored comma-joined
+    layers = f", layer{'s' if len(names) > 1 else ''} {', '.join(names)}" if names else ""
     when = record.imported_at.astimezone()  # the officer's local time
     lines = [
         f"#{record.import_id}  {when:%Y-%m-%d %H:%M %Z}  {record.file_name}{layers} "
