@@ -19,6 +19,7 @@ from sqlalchemy import Engine, text
 from landrelease.config import load_settings
 from landrelease.db import migrate
 from landrelease.db.engine import connect, drop_database, recreate_database
+from landrelease.db.revisions import load_revision
 from landrelease.errors import ConfigurationError
 
 pytestmark = pytest.mark.db
@@ -69,3 +70,23 @@ def test_the_chain_goes_down_and_up_to_the_same_schema(scratch: Engine) -> None:
     migrate.upgrade(scratch)
     assert migrate.current_revision(scratch) == migrate.head_revision()
     assert schema(scratch) == head
+
+
+def test_migration_files_are_named_after_their_revision() -> None:
+    """Every command compares the database with the newest file's name (migrate.is_current),
+    without loading Alembic: names and Alembic's own chain must agree."""
+    files = sorted(migrate.VERSIONS.glob("[0-9]*_*.py"))
+    assert files, "no migration files found"
+    for path in files:
+        assert load_revision(path.name).revision == path.name.split("_", 1)[0], path.name
+    assert migrate.newest_file_revision() == migrate.head_revision()
+
+
+def test_a_database_behind_the_newest_migration_is_not_current(scratch: Engine) -> None:
+    assert migrate.is_current(scratch)
+    with scratch.begin() as connection:
+        command.downgrade(migrate._config(connection), "-1")
+    assert not migrate.is_current(scratch)
+    with scratch.begin() as connection:
+        command.downgrade(migrate._config(connection), "base")
+    assert migrate.current_revision(scratch) is None and not migrate.is_current(scratch)

@@ -38,7 +38,7 @@ def connect(
     settings = settings or load_settings()
     engine = create_engine(database_url(settings, database), pool_pre_ping=True)
     try:
-        if upgrade and migrate.current_revision(engine) != migrate.head_revision():
+        if upgrade and not migrate.is_current(engine):
             migrate.upgrade(engine)
     except OperationalError as exc:
         engine.dispose()
