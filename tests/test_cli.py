@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
+import click
 import pytest
 import shapely
 from pyproj import Geod, Transformer
 from shapely.geometry import Polygon, box, mapping
 from sqlalchemy import Engine, text
 
+from landrelease.cli import main
 from landrelease.db import migrate
 
 GEOD = Geod(ellps="WGS84")
@@ -303,3 +307,28 @@ def test_db_status_reports_schema(cli):  # type: ignore[no-untyped-def]
     result = cli("db", "status")
     assert result.exit_code == 0, result.output
     assert f"schema: {migrate.head_revision()} (up to date)" in result.output
+
+
+def test_the_command_list_is_what_click_would_print() -> None:
+    """``--help`` reads each command's docstring from its source; Click, asked the usual way,
+    imports every command and must print exactly the same list."""
+    ctx = click.Context(main)
+    ours, clicks = click.HelpFormatter(), click.HelpFormatter()
+    main.format_commands(ctx, ours)
+    click.Group.format_commands(main, ctx, clicks)
+    assert ours.getvalue() == clicks.getvalue()
+    assert "regions" in ours.getvalue() and "imports" in ours.getvalue()
+
+
+def test_help_loads_no_command_module() -> None:
+    """In a fresh interpreter: --help imports neither maps, reports nor the readers."""
+    probe = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from landrelease.cli import main\n"
+        "assert CliRunner().invoke(main, ['--help']).exit_code == 0\n"
+        "heavy = ('folium', 'matplotlib', 'pyogrio', 'pandas')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
