@@ -11,20 +11,14 @@ import json
 from pathlib import Path
 
 import pytest
-from pyproj import Geod
+from importing import geod_area
 from shapely.geometry import Polygon, box, mapping
 from sqlalchemy import Engine, text
 
 pytestmark = pytest.mark.db
 
-GEOD = Geod(ellps="WGS84")
 WEST, EAST = box(18.0, 44.0, 18.1, 44.1), box(18.1, 44.0, 18.2, 44.1)
 TOWN = box(18.02, 44.02, 18.05, 44.05)  # inside WEST
-
-
-def geod_area(geom: Polygon) -> float:
-    area, _ = GEOD.geometry_area_perimeter(geom)
-    return abs(area)
 
 
 def boundaries(path: Path, units: list[tuple[str | int | None, str, Polygon]]) -> str:
