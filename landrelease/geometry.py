@@ -196,7 +196,8 @@ def _areas_of_rings(
     return np.bincount(ring_owner, weights=signed, minlength=len(owners) - 1)
 
 
-def _check_coordinates(geom: BaseGeometry, label: str) -> None:
+def _check_coordinates(geom: BaseGeometry, label: str, crs: CRS) -> None:
+    """Refuse lon/lat out of range, saying the CRS read with (``--crs`` or the file's) is wrong."""
     coords = shapely.get_coordinates(geom)
     if not np.isfinite(coords).all():
         raise GeometryProblem(
@@ -209,7 +210,10 @@ def _check_coordinates(geom: BaseGeometry, label: str) -> None:
         hint = (
             " - longitude and latitude look swapped"
             if swapped
-            else " - is the CRS right? projected coordinates need --crs"
+            else " - is the CRS right? The coordinates are not in the range of "
+            f"{crs.to_string()} ({crs.name}), the CRS they were read with; projected "
+            "coordinates (metres) need theirs given with --crs, e.g. --crs EPSG:32634 for UTM "
+            "zone 34N"
         )
         raise GeometryProblem(
             f"{label}: coordinate ({bad[0]:.6f}, {bad[1]:.6f}) is outside longitude -180..180 / "
@@ -246,7 +250,7 @@ def prepare_polygon(
         raise GeometryProblem(f"{label}: a {geom.geom_type} is not a polygon", "not_polygon")
     geom = shapely.force_2d(geom)
     geom = to_wgs84(geom, parsed_crs)
-    _check_coordinates(geom, label)
+    _check_coordinates(geom, label, parsed_crs)
 
     repairs: list[str] = []
     before = polygons_only(geom)
@@ -275,11 +279,22 @@ def prepare_polygon(
         )
     change = 0.0
     if repairs:
-        # The area of an invalid polygon is ill-defined; compare with its shell-only reading,
-        # unless that is no area at all (the lobes of a bow-tie cancel out).
+        # The area of an invalid polygon is ill-defined; compare with its shell-only reading.
+        # Where that is no area at all, the ring crosses itself into lobes winding opposite
+        # ways that cancel out (a figure-8: typically two turning points in the wrong order,
+        # the intended shape a quadrilateral twice the lobes' area). The repair would keep the
+        # lobes, a guess at the shape, so it is refused as a repair of unknown size.
         reference = _shell_area(before)
         change = area - reference
-        if reference >= MIN_AREA_M2 and abs(change) / reference > max_repair_change:
+        if reference < MIN_AREA_M2:
+            raise GeometryProblem(
+                f"{label}: invalid ({repairs[0].removeprefix('repaired: ')}); the ring crosses "
+                "itself into lobes that cancel out (a figure-8, often two corners in the "
+                "wrong order), so the area it was meant to have is unknown - fix the polygon "
+                "at source",
+                "repair_too_large",
+            )
+        if abs(change) / reference > max_repair_change:
             raise GeometryProblem(
                 f"{label}: invalid ({repairs[0].removeprefix('repaired: ')}); the repair would "
                 f"change the area by {change:+.1f} m² ({change / reference:+.1%}), more than "

@@ -4,7 +4,8 @@ Every file is imported into a database holding the BiH entities (and, where the 
 conflict with data already there, the generic sample hazards). The test names the problems the
 report must list, feature by feature, and, where the file is refused, that the database is
 exactly as it was. Files with a repairable problem or a warning must be applied, with the
-finding reported.
+finding reported. Files that cannot be read as a whole (``REFUSED``) must give the exact
+reason, naming what to do, and write nothing.
 """
 
 from __future__ import annotations
@@ -95,17 +96,83 @@ CORPUS: dict[str, tuple[dict[str, str], bool, list[tuple[int | None, str, str]],
     "mojibake_cp1250.zip": (
         {},
         False,
-        [(1, "mojibake", "refused"), (1, "mojibake", "refused")],
+        [(1, "mojibake", "refused"), (1, "mojibake", "refused"), (2, "mojibake", "refused")],
         False,
     ),
+    "mojibake_cp1250_subtle.zip": ({}, False, [(2, "mojibake", "refused")], False),
+    "western_names_latin1.zip": ({}, False, [], True),
+    "curved_wkt.csv": ({"crs": "EPSG:4326"}, False, [(4, "malformed_geometry", "refused")], False),
+    "utf16_bom.csv": ({"crs": "EPSG:4326"}, False, [], True),
     "misclosure.csv": ({}, False, [(1, "misclosure", "refused")], False),
+}
+
+_SAVED_AS = "(or the encoding the file was saved in)"
+_WHOLE = "a shapefile is its .shp, .shx, .dbf, .prj and .cpg together: ask for all of them"
+
+#: file -> (options, the reason the whole file is refused, exactly)
+REFUSED: dict[str, tuple[dict[str, str], str]] = {
+    "cp1250.csv": (
+        {"crs": "EPSG:4326"},
+        "cp1250.csv: feature 2, field 'name', is not UTF-8 text (CSV files are read as UTF-8 "
+        'unless --encoding says otherwise): byte 0xE8 in "Br\\xe8ko"; in cp1250 it reads '
+        f'"Brčko": import again with --encoding cp1250 {_SAVED_AS}',
+    ),
+    "cp1250.geojson": (
+        {},
+        "cp1250.geojson: feature 1, field 'name', is not UTF-8 text (GeoJSON files are read as "
+        'UTF-8 unless --encoding says otherwise): byte 0x8E in "\\x8eep\\xe8e"; in cp1250 it '
+        f'reads "Žepče": import again with --encoding cp1250 {_SAVED_AS}',
+    ),
+    "cpg_says_utf8.zip": (
+        {},
+        "cpg_says_utf8.zip: feature 2, field 'name', is not UTF-8 text (its .cpg says UTF-8): "
+        'byte 0xC8 in "\\xc8elebi\\xe6i"; in cp1250 it reads "Čelebići": import again with '
+        f"--encoding cp1250 {_SAVED_AS}",
+    ),
+    "same_name.zip": (
+        {},
+        "same_name.zip holds 2 datasets: 2023/hazards (shapefile, 1 feature), 2024/hazards "
+        "(shapefile, 1 feature); choose one with --layer",
+    ),
+    "shp_and_geojson.zip": (
+        {},
+        "shp_and_geojson.zip holds 2 datasets: hazards (shapefile, 1 feature), more_hazards "
+        "(GeoJSON, 1 feature); choose one with --layer",
+    ),
+    "no_shx.zip": (
+        {},
+        "no_shx.zip: no_shx.shx (the shape index) is missing - GDAL needs it to find the "
+        f"shapes; {_WHOLE} (zipped, for instance)",
+    ),
+    "no_dbf.zip": (
+        {},
+        "no_dbf.zip: no_dbf.dbf (the attribute table) is missing - it holds the hazard IDs, "
+        f"classes and dates; {_WHOLE} (zipped, for instance)",
+    ),
+    "empty_collection.geojson": ({}, "empty_collection.geojson: the file has no features"),
+    "two_sheets.xlsx": (
+        {},
+        "two_sheets.xlsx has 2 layers: hazards (table, 2 rows), notes (table, 1 row); choose "
+        "one with --layer",
+    ),
 }
 
 
 def test_the_corpus_has_a_file_per_problem() -> None:
     files = {p.name for p in BAD.iterdir() if p.suffix != ".py"}
     assert len(files) >= 20
-    assert set(CORPUS) | {"zip_slip.zip"} == files
+    assert not set(CORPUS) & set(REFUSED)
+    assert set(CORPUS) | set(REFUSED) | {"zip_slip.zip"} == files
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_unreadable_file_is_refused_with_the_reason(imports_db: Engine, name: str) -> None:
+    options, reason = REFUSED[name]
+    before = fingerprint(imports_db)
+    with pytest.raises(LandReleaseError) as refused:
+        import_file(imports_db, BAD / name, **options)  # type: ignore[arg-type]
+    assert str(refused.value) == reason
+    assert fingerprint(imports_db) == before
 
 
 @pytest.mark.parametrize("name", sorted(CORPUS))
@@ -151,7 +218,21 @@ def test_messages_say_what_is_wrong(imports_db: Engine) -> None:
     assert "--encoding cp1250" in message("mojibake_cp1250.zip")
     assert "the repair would change the area by +" in message("self_intersection_large.geojson")
     assert "more than the 1 % allowed" in message("misclosure.csv")
-    assert "projected coordinates need --crs" in message("coordinates_out_of_range.geojson")
+    out_of_range = (
+        "is outside longitude -180..180 / latitude -90..90 - is the CRS right? The coordinates "
+        "are not in the range of EPSG:4326 (WGS 84), the CRS they were read with; projected "
+        "coordinates (metres) need theirs given with --crs, e.g. --crs EPSG:32634 for UTM zone "
+        "34N"
+    )
+    assert message("coordinates_out_of_range.geojson").endswith(out_of_range)
+    # The same when the wrong CRS was given on the command, not taken from the file.
+    assert message("no_crs.zip", crs="EPSG:4326") == (
+        f"feature 1 (BA-B-001): coordinate (317548.000000, 4933315.000000) {out_of_range}"
+    )
+    assert message("mojibake_cp1250_subtle.zip") == (
+        "feature 2 (BA-R-002): field name reads 'Zenica è', probably 'Zenica č': the text is "
+        "cp1250 read with the wrong encoding; import again with --encoding cp1250"
+    )
     repaired = import_file(imports_db, BAD / "self_intersection.geojson").problems[0].message
     assert "area changed by +" in repaired and "m² (+0." in repaired
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import pytest
 import shapely
 from pyproj import Geod
-from shapely.geometry import MultiPolygon, Polygon, box
+from shapely.geometry import Polygon, box
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -437,30 +437,47 @@ def test_collinear_polygon_cannot_be_repaired(world: Engine) -> None:
     )
 
 
-def test_bowtie_is_repaired_and_reported(db: Engine) -> None:
+def test_a_figure_eight_is_refused_not_guessed(world: Engine) -> None:
+    # Two corners of a square swapped: the ring crosses itself into two triangles winding
+    # opposite ways, whose signed areas cancel. Repairing would keep the triangles, half of the
+    # square the team most probably walked, so the polygon is refused with the reason.
     bowtie = Polygon([(18.0, 44.0), (18.01, 44.01), (18.01, 44.0), (18.0, 44.01)])
     assert not bowtie.is_valid
+    assert abs(GEOD.geometry_area_perimeter(bowtie)[0]) < 1.0  # the lobes cancel out
+    error = refused(
+        world,
+        lambda ledger: ledger.record(
+            "BA-BOW", HazardClass.SHA, bowtie, crs=4326, recorded_date=RECORDED
+        ),
+        GeometryError,
+        "self-intersection",
+        "figure-8",
+        "fix the polygon at source",
+    )
+    assert "%" not in str(error)  # no share of an area that is not there
+
+
+def test_a_ring_with_a_small_reverse_lobe_is_repaired_and_reported(db: Engine) -> None:
+    # A 200 m square whose closing edge runs below its first vertex and crosses its first edge:
+    # the ring winds back through a small lobe. Its shell reading is the square less the lobe,
+    # so the repair (both kept) adds twice the lobe, well within the 5 % a repair may change.
+    ring = [(18.0, 44.0), (18.0025, 44.0), (18.0025, 44.0018), (18.0, 44.0018), (18.0001, 43.9999)]
+    polygon = Polygon(ring)
+    assert not polygon.is_valid
     with transaction(db, today=TODAY) as ledger:
         recorded = ledger.record(
-            "BA-BOW", HazardClass.SHA, bowtie, crs=4326, recorded_date=RECORDED
+            "BA-LOBE", HazardClass.SHA, polygon, crs=4326, recorded_date=RECORDED
         )
-    assert recorded.repairs, "a repair must be reported"
     assert any("self-intersection" in r.lower() for r in recorded.repairs), recorded.repairs
-    # Worked out by hand: the diagonals cross at (18.005, 44.005), leaving two triangles.
-    triangles = MultiPolygon(
-        [
-            Polygon([(18.0, 44.0), (18.005, 44.005), (18.0, 44.01)]),
-            Polygon([(18.01, 44.0), (18.01, 44.01), (18.005, 44.005)]),
-        ]
-    )
-    assert abs(recorded.area_m2 - geod_area(triangles)) <= 1e-5 * geod_area(triangles)
-    with db.connect() as conn:
-        stored = shapely.from_wkb(
-            conn.execute(text("SELECT ST_AsBinary(geom) FROM hazards")).scalar_one()
-        )
-    assert stored.is_valid
-    # Same triangles, their edges joined by geodesics (within ~1e-7° of the straight edge).
-    assert shapely.hausdorff_distance(stored, triangles) < 1e-6
+    # Worked out by hand: the edge (18, 44.0018) -> (18.0001, 43.9999) reaches latitude 44
+    # after 18/19 of its length, at longitude 18 + 0.0001 * 18/19.
+    crossing = (18.0 + 0.0001 * 18 / 19, 44.0)
+    main = Polygon([crossing, (18.0025, 44.0), (18.0025, 44.0018), (18.0, 44.0018)])
+    lobe = Polygon([crossing, (18.0, 44.0), (18.0001, 43.9999)])
+    expected = geod_area(main) + geod_area(lobe)
+    assert abs(recorded.area_m2 - expected) <= 1e-5 * expected
+    change = prepare_polygon(polygon, 4326).area_change_m2
+    assert abs(change - 2 * geod_area(lobe)) <= 1e-3 * geod_area(lobe)
 
 
 def test_missing_crs(world: Engine) -> None:

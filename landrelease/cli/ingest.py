@@ -18,7 +18,13 @@ from landrelease.ingest import available_profiles, import_file, load_profile, va
 from landrelease.ingest.apply import REFUSED_FILE
 from landrelease.ingest.history import imports
 from landrelease.ingest.profiles import DEFAULT_PROFILE, profile_path
-from landrelease.ingest.report import past_import, problems_table, summary, write_report
+from landrelease.ingest.report import (
+    past_import,
+    problems_table,
+    report_target,
+    summary,
+    write_report,
+)
 
 #: Files with fewer features than this import without a progress display.
 PROGRESS_FROM = 1000
@@ -65,7 +71,7 @@ class _Progress:
 )
 @click.option(
     "--encoding",
-    help="Encoding of the attributes (e.g. UTF-8, cp1250) for a shapefile without .cpg.",
+    help="Encoding of the text of a shapefile, CSV or GeoJSON (e.g. cp1250, UTF-8, utf-16).",
 )
 @click.option("--dry-run", is_flag=True, help="Check and compute everything; write nothing.")
 @click.option(
@@ -90,6 +96,8 @@ def import_command(
     All or nothing: one refused feature and nothing is written. Importing the same file or
     the same activity references again changes nothing.
     """
+    if report_path is not None:
+        report_target(report_path)  # a bad report name is refused before anything is done
     progress = _Progress()
     try:
         result = import_file(

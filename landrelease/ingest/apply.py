@@ -43,6 +43,7 @@ from landrelease.ingest.validate import (
     ACTIVITY_KIND,
     REFUSED,
     RELEASE_KIND,
+    WARNING,
     Action,
     Checked,
     Problem,
@@ -53,6 +54,7 @@ from landrelease.ingest.validate import (
     label_of,
 )
 from landrelease.release import (
+    SLIVER_M2,
     ActivityInput,
     HazardInput,
     Ledger,
@@ -60,10 +62,17 @@ from landrelease.release import (
     ReleaseRequest,
     transaction,
 )
+from landrelease.units import format_area
 from landrelease.vocabulary import Contamination, HazardClass, ItemType
 
 #: Transitions are applied in batches of this many features, so progress can be shown.
 BATCH = 2000
+
+#: A release polygon more than this share of which lies outside what remains of its hazard
+#: is named in a warning: only the part in the hazard is released (released area comes from
+#: polygons), but a result drawn mostly beside its hazard may name the wrong hazard. Cleared
+#: areas often run past the hazard's edge by a margin, so a smaller overhang is not noted.
+BEYOND_HAZARD_SHARE = 0.5
 
 APPLIED, DRY_RUN, REFUSED_FILE, UNCHANGED = "applied", "dry-run", "refused", "unchanged"
 
@@ -445,7 +454,7 @@ def _apply(
     )
     for item in moves:
         if item.action == Action.CONFIRM:
-            advance(_release(ledger, pending, activity_ids, classes, tally))
+            advance(_release(ledger, checked, pending, activity_ids, classes, tally))
             pending = []
             try:
                 confirmed = ledger.confirm(
@@ -464,12 +473,13 @@ def _apply(
             advance(1)
         else:
             pending.append(item)
-    advance(_release(ledger, pending, activity_ids, classes, tally))
+    advance(_release(ledger, checked, pending, activity_ids, classes, tally))
     return tally.changes(), len(activity_ids), marked
 
 
 def _release(
     ledger: Ledger,
+    checked: Checked,
     items: Sequence[Staged],
     activity_ids: dict[str, int],
     classes: dict[str, str],
@@ -493,7 +503,26 @@ def _release(
             raise _refusal(exc, batch, "release") from exc
         for item, outcome in zip(batch, released, strict=True):
             tally.add(outcome.method.value, classes.get(item.hazard_id, ""), outcome.area_m2)
+            _note_beyond_hazard(checked, item, outcome.area_m2)
     return len(items)
+
+
+def _note_beyond_hazard(checked: Checked, item: Staged, released_m2: float) -> None:
+    """Warn when much of a release polygon lay outside what remained of its hazard."""
+    drawn = item.clean.area_m2 if item.clean else 0.0
+    beyond = drawn - released_m2
+    if drawn <= 0 or beyond < SLIVER_M2 or beyond <= BEYOND_HAZARD_SHARE * drawn:
+        return
+    checked.note(
+        item.index,
+        item.hazard_id,
+        "release_beyond_hazard",
+        f"{label_of(item.index, item.hazard_id)}: of the {format_area(drawn)} drawn, "
+        f"{format_area(released_m2)} lay in what remained of hazard {item.hazard_id} and was "
+        f"released; the other {format_area(beyond)} ({beyond / drawn:.0%}) lies outside it "
+        "(released before, or never part of it): check that the result names the right hazard",
+        WARNING,
+    )
 
 
 def _hazard_input(staged: Staged, activity_ids: dict[str, int]) -> HazardInput:

@@ -95,10 +95,11 @@ def extract(path: Path, target: Path) -> list[Path]:
 
 
 @contextmanager
-def unpacked(path: Path) -> Iterator[list[Path]]:
-    """The files of the archive ``path``, in a temporary folder removed afterwards."""
+def unpacked(path: Path) -> Iterator[tuple[Path, list[Path]]]:
+    """The temporary folder the archive ``path`` is unpacked to (removed afterwards), and the
+    files in it; a file's path relative to the folder is its path inside the archive."""
     folder = Path(tempfile.mkdtemp(prefix="landrelease-import-"))
     try:
-        yield extract(path, folder)
+        yield folder.resolve(), extract(path, folder)
     finally:
         shutil.rmtree(folder, ignore_errors=True)

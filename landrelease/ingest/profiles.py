@@ -147,17 +147,16 @@ class Profile:
         if isinstance(raw, dt.date):
             return raw
         text = str(raw).strip()
-        try:
-            return dt.date.fromisoformat(text[:10].replace("/", "-"))
-        except ValueError:
-            pass
+        iso = _iso_date(text)
+        if iso is not None:
+            return iso
         for fmt in self.date_formats:
             try:
                 return dt.datetime.strptime(text, fmt).date()
             except ValueError:
                 continue
         formats = ", ".join(["YYYY-MM-DD", *self.date_formats])
-        raise ValueError(f"{text!r} is not a date ({formats})")
+        raise ValueError(f"{text!r} is not a date ({formats}){_serial_hint(raw)}")
 
 
 @lru_cache(maxsize=1)
@@ -200,11 +199,28 @@ def problems_in(document: object) -> list[str]:
 
 def _parse(path: Path) -> object:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
+        return yaml.safe_load(data.decode("utf-8"))
     except OSError as exc:
         raise LandReleaseError(f"profile {path} cannot be read: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise LandReleaseError(_not_utf8(path, data, exc)) from None
     except yaml.YAMLError as exc:
         raise LandReleaseError(f"profile {path.name} is not valid YAML: {exc}") from exc
+
+
+def _not_utf8(path: Path, data: bytes, error: UnicodeDecodeError) -> str:
+    """Where a profile stops being UTF-8: an editor saved it in a Windows code page."""
+    line_start = data.rfind(b"\n", 0, error.start) + 1
+    line_end = data.find(b"\n", error.start)
+    line = data[line_start : line_end if line_end >= 0 else len(data)].rstrip(b"\r")
+    number = data.count(b"\n", 0, error.start) + 1
+    shown = line.decode("utf-8", errors="backslashreplace")
+    return (
+        f"profile {path.name} is not UTF-8 text: byte 0x{data[error.start]:02X} at line "
+        f"{number}, column {error.start - line_start + 1} (byte offset {error.start}), in "
+        f'"{shown}"; profiles are read as UTF-8: save the file as UTF-8 in the editor'
+    )
 
 
 def validate_profile(path: str | Path) -> list[str]:
@@ -262,4 +278,45 @@ def load_profile(name_or_path: str | Path = DEFAULT_PROFILE) -> Profile:
         wkt_crs=geometry.get("wkt_crs"),
         coordinates_crs=geometry.get("coordinates_crs", "EPSG:4326"),
         limits=Limits(**document.get("limits", {})),
+    )
+
+
+def _iso_date(text: str) -> dt.date | None:
+    """The date of an ISO 8601 date or date-time (``2024-03-12``, ``2024/03/12``,
+    ``2024-03-12T10:15:00.000+01:00`` as Kobo writes it), or None.
+
+    The whole text must be a date or a date and a time: ``2024-03-123`` or ``2024-03-12 not
+    sure`` are not dates, however well they start.
+    """
+    iso = text.replace("/", "-") if len(text) >= 10 and text[4] == "/" else text
+    if len(iso) == 10:
+        try:
+            return dt.date.fromisoformat(iso)
+        except ValueError:
+            return None
+    if len(iso) > 10 and iso[10] in "T ":
+        stamp = iso[:-1] + "+00:00" if iso.endswith("Z") else iso  # Python 3.10 reads no Z
+        try:
+            return dt.datetime.fromisoformat(stamp).date()
+        except ValueError:
+            return None
+    return None
+
+
+#: Day numbers that spreadsheets use for dates from 1954 to 2064 (day 1 is 1900-01-01).
+_SERIALS = range(20_000, 60_000)
+
+
+def _serial_hint(raw: object) -> str:
+    """A hint when a value is a spreadsheet's day number: a date cell that lost its format."""
+    try:
+        number = float(str(raw).strip())
+    except ValueError:
+        return ""
+    if number != int(number) or int(number) not in _SERIALS:
+        return ""
+    as_date = dt.date(1899, 12, 30) + dt.timedelta(days=int(number))
+    return (
+        f"; {int(number)} looks like a spreadsheet day number ({as_date}): format the column "
+        "as dates (YYYY-MM-DD) in the spreadsheet and export again"
     )

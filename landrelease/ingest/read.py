@@ -9,20 +9,36 @@ problem recorded, and every other feature is still read and checked. GeoJSON fea
 coordinates GDAL silently dropped are looked up in the JSON itself, so the report says "position
 2 of ring 1 is not a pair of numbers" instead of "no geometry".
 
+Text is decoded in one place, :func:`_decoded`. GDAL assumes UTF-8 for CSV and GeoJSON and
+what the ``.cpg`` says for a shapefile; when ``--encoding`` is given, or when the bytes are not
+in the encoding assumed, the text is read byte for byte and decoded here, so that the encoding
+means the same for every format and bytes that do not decode are reported with the feature and
+field that hold them and the encoding that probably reads them. A CSV or GeoJSON saved as UTF-16
+(with a byte-order mark, as Excel's "Unicode text" does) is rewritten as UTF-8 first, since GDAL
+reads only byte-oriented encodings.
+
+An archive (zip, KMZ) may hold several datasets: each is named by its path inside the archive
+(by its file name without extension when that is unique), they are listed, and one is chosen
+with ``--layer``, as for the layers of a GeoPackage.
+
 Nothing is written here: a file is read, hashed (the import ledger keys on the SHA-256 of the
 bytes received) and handed on to validation.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
+import shutil
 import struct
+import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Any
 
 import numpy as np
 import pyogrio
@@ -33,15 +49,43 @@ from shapely.geometry.base import BaseGeometry
 from landrelease.errors import LandReleaseError
 from landrelease.geometry import to_crs
 from landrelease.ingest.archive import is_archive, unpacked
+from landrelease.ingest.encoding import codec_name, region_reading
 
-#: Extensions of datasets looked for inside an archive, most specific first.
-_DATASET_SUFFIXES = (".shp", ".gpkg", ".kml", ".geojson", ".json", ".csv", ".xlsx")
+#: Extensions of datasets looked for inside an archive, and what each is called in messages.
+_DATASET_KINDS = {
+    ".shp": "shapefile",
+    ".gpkg": "GeoPackage",
+    ".kml": "KML",
+    ".geojson": "GeoJSON",
+    ".json": "GeoJSON",
+    ".csv": "CSV",
+    ".xlsx": "XLSX",
+}
 
 #: Drivers whose files are tables: geometry, if any, is built from columns by the profile.
 TABLE_DRIVERS = frozenset({"CSV", "XLSX", "ODS"})
 
 #: Drivers whose layers are folders of one file: all of them are read, one after the other.
 ALL_LAYER_DRIVERS = frozenset({"LIBKML", "KML"})
+
+#: Drivers whose files state their encoding (UTF-8 by definition, or an XML declaration):
+#: ``--encoding`` does not apply to them.
+SELF_DESCRIBED_DRIVERS = frozenset({"GPKG", "XLSX", "ODS", "LIBKML", "KML"})
+
+#: How text is read when it is decoded here: Latin-1 maps each byte to one character, so the
+#: bytes come back exactly. GDAL knows the name too, and recodes a shapefile byte for byte.
+_BYTES_AS_TEXT = "ISO-8859-1"
+
+#: Byte-order marks of the encodings GDAL cannot read, and the codec each means.
+_WIDE_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32"),
+    (b"\x00\x00\xfe\xff", "utf-32"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
+
+#: Extensions of files that are not plain text: binary, or XML that declares its encoding.
+_NOT_PLAIN_TEXT = frozenset({".shp", ".dbf", ".shx", ".gpkg", ".xlsx", ".ods", ".kml", ".kmz"})
 
 
 @dataclass(frozen=True)
@@ -97,26 +141,135 @@ def sha256_of(path: Path) -> str:
 # -- finding the dataset --------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Dataset:
+    """One dataset file: where it is on disk and where it was inside the archive, if any."""
+
+    path: Path
+    member: PurePosixPath
+
+    @property
+    def kind(self) -> str:
+        return _DATASET_KINDS.get(self.path.suffix.lower(), self.path.suffix.lstrip("."))
+
+
 @contextmanager
-def _dataset(path: Path) -> Iterator[list[Path]]:
-    """The dataset files to open: the file itself, or the datasets inside an archive."""
+def _datasets(path: Path) -> Iterator[list[_Dataset]]:
+    """The dataset files to open: the file itself, or every dataset inside an archive."""
     if not is_archive(path):
-        yield [path]
+        yield [_Dataset(path, PurePosixPath(path.name))]
         return
-    with unpacked(path) as files:
+    with unpacked(path) as (folder, files):
         found = [
             f
             for f in files
-            if f.suffix.lower() in _DATASET_SUFFIXES
+            if f.suffix.lower() in _DATASET_KINDS
             and not any(part.startswith(("__MACOSX", ".")) for part in f.parts[-3:])
         ]
         if not found:
             raise LandReleaseError(
                 f"{path.name}: the archive holds no shapefile, GeoPackage, KML, GeoJSON or CSV"
             )
-        rank = {suffix: n for n, suffix in enumerate(_DATASET_SUFFIXES)}
-        found.sort(key=lambda f: (rank[f.suffix.lower()], str(f)))
-        yield [f for f in found if f.suffix.lower() == found[0].suffix.lower()]
+        yield sorted(
+            (_Dataset(f, PurePosixPath(f.relative_to(folder).as_posix())) for f in found),
+            key=lambda d: str(d.member).casefold(),
+        )
+
+
+def _dataset_names(datasets: Sequence[_Dataset]) -> list[str]:
+    """How each dataset is named: its file name without extension when that is unique, else its
+    path inside the archive without extension, else that path whole."""
+    stems = [d.member.stem for d in datasets]
+    paths = [str(d.member.with_suffix("")) for d in datasets]
+    names = []
+    for stem, bare, dataset in zip(stems, paths, datasets, strict=True):
+        if stems.count(stem) == 1:
+            names.append(stem)
+        elif paths.count(bare) == 1:
+            names.append(bare)
+        else:
+            names.append(str(dataset.member))
+    return names
+
+
+def _pick_dataset(
+    label: str, datasets: Sequence[_Dataset], layer: str | None
+) -> tuple[_Dataset, str | None]:
+    """The dataset to read and the layer left to choose in it; refuses an ambiguous choice.
+
+    With several datasets, ``layer`` names one of them: by its listed name, or by its path
+    inside the archive with or without extension.
+    """
+    if len(datasets) == 1:
+        return datasets[0], layer
+    names = _dataset_names(datasets)
+    listing = ", ".join(
+        f"{name} ({dataset.kind}, {_count_label(str(dataset.path), None)})"
+        for name, dataset in zip(names, datasets, strict=True)
+    )
+    if layer is None:
+        raise LandReleaseError(
+            f"{label} holds {len(datasets)} datasets: {listing}; choose one with --layer"
+        )
+    wanted = layer.replace("\\", "/").strip("/")
+    for name, dataset in zip(names, datasets, strict=True):
+        if wanted in (name, str(dataset.member), str(dataset.member.with_suffix(""))):
+            return dataset, None
+    raise LandReleaseError(f"{label}: no dataset {layer!r}; there are {listing}")
+
+
+def _check_shapefile(label: str, dataset: _Dataset) -> None:
+    """Refuse a shapefile without its index or attribute table, saying which file is missing.
+
+    GDAL opens a ``.shp`` without ``.dbf`` as features with no fields at all, which would be
+    reported as "no hazard ID field"; without ``.shx`` its error names a temporary path.
+    """
+    if dataset.path.suffix.lower() != ".shp":
+        return
+    present = {p.name.lower() for p in dataset.path.parent.iterdir()}
+    for suffix, what, why in (
+        (".shx", "the shape index", "GDAL needs it to find the shapes"),
+        (".dbf", "the attribute table", "it holds the hazard IDs, classes and dates"),
+    ):
+        if dataset.path.with_suffix(suffix).name.lower() not in present:
+            raise LandReleaseError(
+                f"{label}: {dataset.member.with_suffix(suffix)} ({what}) is missing - {why}; "
+                "a shapefile is its .shp, .shx, .dbf, .prj and .cpg together: ask for all of "
+                "them (zipped, for instance)"
+            )
+
+
+@contextmanager
+def _byte_text(path: Path, encoding: str | None) -> Iterator[tuple[Path, str | None]]:
+    """``path`` as GDAL can read it, and the encoding left to decode it with.
+
+    A text file in UTF-16 or UTF-32 (a byte-order mark, or ``--encoding`` says so) is rewritten
+    as UTF-8 in a temporary folder: GDAL's CSV and GeoJSON readers see only bytes.
+    """
+    wide = None
+    if path.suffix.lower() not in _NOT_PLAIN_TEXT:
+        with path.open("rb") as stream:
+            head = stream.read(4)
+        wide = next((codec for bom, codec in _WIDE_BOMS if head.startswith(bom)), None)
+        if wide is None and encoding is not None and encoding.startswith(("utf-16", "utf-32")):
+            wide = encoding
+    if wide is None:
+        yield path, encoding
+        return
+    with tempfile.TemporaryDirectory(prefix="landrelease-text-") as folder:
+        target = Path(folder) / path.name
+        try:
+            with (
+                path.open(encoding=wide, newline="") as source,
+                target.open("w", encoding="utf-8", newline="") as sink,
+            ):
+                shutil.copyfileobj(source, sink)
+        except UnicodeDecodeError as exc:
+            raise LandReleaseError(
+                f"{path.name}: the text is not valid {wide.upper()} ({exc.reason}); give the "
+                "encoding it was saved in with --encoding"
+            ) from exc
+        yield target, None
 
 
 def _open_name(path: Path) -> str:
@@ -127,49 +280,48 @@ def _open_name(path: Path) -> str:
         head = stream.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith(b"{"):
         return f"GeoJSON:{path}"
-    if b"," in head.split(b"\n", 1)[0] or b";" in head.split(b"\n", 1)[0]:
+    if any(separator in head.split(b"\n", 1)[0] for separator in (b",", b";", b"\t")):
         return f"CSV:{path}"
     return str(path)
 
 
-def _has_cpg(shp: Path) -> bool:
-    return any(p.name.lower() == shp.with_suffix(".cpg").name.lower() for p in shp.parent.iterdir())
+def _cpg(shp: Path) -> Path | None:
+    """The shapefile's ``.cpg`` (which names its encoding), whatever the case of its name."""
+    name = shp.with_suffix(".cpg").name.lower()
+    return next((p for p in shp.parent.iterdir() if p.name.lower() == name), None)
+
+
+def _count_label(source: str, layer: str | None) -> str:
+    """'12 features' (or '5 rows' for a table without geometry), '? features' if unreadable."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            info = pyogrio.read_info(source, layer=layer, encoding=_BYTES_AS_TEXT)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError):
+        return "? features"
+    count = info["features"]
+    if info["geometry_type"] is None:
+        return f"{count} row{'s' if count != 1 else ''}"
+    return f"{count} feature{'s' if count != 1 else ''}"
 
 
 def _layer_summary(source: str, layers: np.ndarray) -> str:
-    parts = []
-    for name, kind in layers:
-        try:
-            count = pyogrio.read_info(source, layer=name)["features"]
-        except pyogrio.errors.DataSourceError:
-            count = "?"
-        parts.append(f"{name} ({kind}, {count} features)")
-    return ", ".join(parts)
+    return ", ".join(
+        f"{name} ({kind or 'table'}, {_count_label(source, name)})" for name, kind in layers
+    )
 
 
-def _choose_layers(
-    label: str, datasets: Sequence[Path], layer: str | None
-) -> tuple[list[tuple[str, str]], str]:
+def _choose_layers(label: str, source: str, layer: str | None) -> tuple[list[tuple[str, str]], str]:
     """(GDAL source, layer) pairs to read, and the driver; refuses an ambiguous choice."""
-    if len(datasets) > 1:  # several shapefiles in one zip: each is a layer named by its stem
-        by_stem = {d.stem: d for d in datasets}
-        if layer is None:
-            raise LandReleaseError(
-                f"{label} holds {len(datasets)} datasets: {', '.join(sorted(by_stem))}; choose "
-                "one with --layer"
-            )
-        if layer not in by_stem:
-            raise LandReleaseError(
-                f"{label}: no dataset {layer!r}; there are {', '.join(sorted(by_stem))}"
-            )
-        datasets = [by_stem[layer]]
-        layer = None
-    source = _open_name(datasets[0])
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             layers = pyogrio.list_layers(source)
-            driver = pyogrio.read_info(source, layer=layers[0][0])["driver"] if len(layers) else ""
+            driver = (
+                pyogrio.read_info(source, layer=layers[0][0], encoding=_BYTES_AS_TEXT)["driver"]
+                if len(layers)
+                else ""
+            )
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         raise LandReleaseError(
             f"{label}: cannot be read as a shapefile, GeoPackage, GeoJSON, KML/KMZ, CSV or XLSX "
@@ -209,35 +361,81 @@ def _python_values(array: np.ndarray) -> list[object]:
     return values
 
 
+def _codec(encoding: str | None) -> str | None:
+    """The Python codec ``--encoding`` names, or a clear error for a name nobody knows."""
+    if encoding is None:
+        return None
+    try:
+        return codec_name(encoding)
+    except LookupError:
+        raise LandReleaseError(
+            f"unknown encoding {encoding!r}: give one such as UTF-8, cp1250 (Windows Central "
+            "European, Excel's default in Bosnia and Herzegovina), cp1252 or latin-1"
+        ) from None
+
+
 def read_features(
     path: str | Path, *, layer: str | None = None, encoding: str | None = None
 ) -> Features:
     """Read every feature of ``path`` (all KML folders, or the chosen layer of a GeoPackage).
 
-    ``encoding`` overrides the encoding GDAL would assume for attributes (a shapefile without
-    ``.cpg`` is read as Latin-1). Raises :class:`LandReleaseError` only when the file as a whole
-    cannot be read; a bad feature is recorded in ``notes`` and reading goes on.
+    ``encoding`` says what the attributes are written in, for a shapefile (which otherwise is
+    read as its ``.cpg`` says, or as Latin-1), a CSV or a GeoJSON (otherwise UTF-8). Raises
+    :class:`LandReleaseError` only when the file as a whole cannot be read, or holds no
+    feature; a bad feature is recorded in ``notes`` and reading goes on.
     """
     path = Path(path)
     if not path.is_file():
         raise LandReleaseError(f"no such file: {path}")
+    codec = _codec(encoding)
     digest = sha256_of(path)
-    with _dataset(path) as datasets:
-        pairs, driver = _choose_layers(path.name, datasets, layer)
-        declared = encoding is not None or driver != "ESRI Shapefile"
-        if driver == "ESRI Shapefile" and encoding is None:
-            declared = _has_cpg(Path(pairs[0][0]))
-        parts = [
-            _read_layer(source, name, encoding, read_geometry=driver not in TABLE_DRIVERS)
-            for source, name in pairs
-        ]
-        json_source = Path(pairs[0][0].removeprefix("GeoJSON:")) if driver == "GeoJSON" else None
-        features = _combine(path.name, digest, driver, parts, encoding, declared)
-        if json_source is not None and any(
-            g is None and i not in features.notes for i, g in enumerate(features.geometries)
-        ):
-            _explain_dropped_geojson(json_source, features)
+    with _datasets(path) as datasets:
+        dataset, layer = _pick_dataset(path.name, datasets, layer)
+        _check_shapefile(path.name, dataset)
+        with _byte_text(dataset.path, codec) as (readable, codec_left):
+            pairs, driver = _choose_layers(path.name, _open_name(readable), layer)
+            if codec_left is not None and driver in SELF_DESCRIBED_DRIVERS:
+                raise LandReleaseError(
+                    f"{path.name}: --encoding does not apply to {driver} files, which say their "
+                    "own encoding; import again without it"
+                )
+            declared = encoding is not None or driver != "ESRI Shapefile"
+            if driver == "ESRI Shapefile" and encoding is None:
+                declared = _cpg(readable) is not None
+            parts = [
+                _read_layer(
+                    source,
+                    name,
+                    codec_left,
+                    read_geometry=driver not in TABLE_DRIVERS,
+                    label=path.name,
+                    assumed=_assumed(driver, readable, codec_left),
+                )
+                for source, name in pairs
+            ]
+            if not any(part.count for part in parts):
+                what = f"layer {layer}" if layer is not None else "the file"
+                raise LandReleaseError(f"{path.name}: {what} has no features")
+            json_source = (
+                Path(pairs[0][0].removeprefix("GeoJSON:")) if driver == "GeoJSON" else None
+            )
+            features = _combine(path.name, digest, driver, parts, encoding, declared)
+            if json_source is not None and any(
+                g is None and i not in features.notes for i, g in enumerate(features.geometries)
+            ):
+                _explain_dropped_geojson(json_source, features)
     return features
+
+
+def _assumed(driver: str, path: Path, codec: str | None) -> str:
+    """Why the text was expected in the encoding it was read with (for the message if not)."""
+    if codec is not None:
+        return f"--encoding {codec}"
+    if driver == "ESRI Shapefile":
+        cpg = _cpg(path)
+        said = cpg.read_text(encoding="ascii", errors="replace").strip() if cpg else ""
+        return f"its .cpg says {said}" if said else "no .cpg"
+    return f"{driver} files are read as UTF-8 unless --encoding says otherwise"
 
 
 @dataclass
@@ -249,29 +447,92 @@ class _Layer:
     count: int
 
 
-def _read_layer(source: str, layer: str, encoding: str | None, *, read_geometry: bool) -> _Layer:
+def _read_layer(
+    source: str,
+    layer: str,
+    encoding: str | None,
+    *,
+    read_geometry: bool,
+    label: str,
+    assumed: str,
+) -> _Layer:
+    """One layer, its text decoded with ``encoding`` (None: as GDAL assumes, see the module)."""
+
+    def read(as_bytes: bool) -> tuple[dict[str, Any], Any, Any, list[np.ndarray]]:
+        return pyogrio.raw.read(
+            source,
+            layer=layer,
+            encoding=_BYTES_AS_TEXT if as_bytes else None,
+            read_geometry=read_geometry,
+            datetime_as_string=True,
+        )
+
     # GDAL warns per broken feature (e.g. "Non closed ring detected"); those features are
     # diagnosed and reported here, so its warnings are not repeated on the console.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            meta, _, wkb, field_data = pyogrio.raw.read(
-                source,
-                layer=layer,
-                encoding=encoding,
-                read_geometry=read_geometry,
-                datetime_as_string=True,
-            )
+            try:
+                meta, _, wkb, field_data = read(as_bytes=encoding is not None)
+            except UnicodeDecodeError:
+                # Not in the encoding assumed: read the bytes to say where, and in what.
+                meta, _, wkb, field_data = read(as_bytes=True)
+                encoding = "utf-8"
         except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
             raise LandReleaseError(
                 f"{Path(source).name}: layer {layer} cannot be read ({exc})"
             ) from exc
-        except LookupError as exc:
-            raise LandReleaseError(f"unknown encoding {encoding!r}: {exc}") from exc
     names = [str(n) for n in meta["fields"]]
     fields = {name: _python_values(arr) for name, arr in zip(names, field_data, strict=True)}
+    if encoding is not None:
+        fields = _decoded(fields, encoding, label, assumed)
     count = len(wkb) if wkb is not None else (len(field_data[0]) if field_data else 0)
     return _Layer(layer, meta, wkb, fields, count)
+
+
+def _decoded(
+    fields: dict[str, list[object]], encoding: str, label: str, assumed: str
+) -> dict[str, list[object]]:
+    """Field names and text values read byte for byte, decoded with ``encoding``.
+
+    Raises :class:`LandReleaseError` at the first value that does not decode, naming its
+    feature and field and the encoding that probably reads it.
+    """
+
+    def decode(text: str, where: str) -> str:
+        data = text.encode(_BYTES_AS_TEXT)
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError as exc:
+            raise LandReleaseError(_undecodable(label, where, data, exc, assumed)) from None
+
+    decoded: dict[str, list[object]] = {}
+    for raw_name, values in fields.items():
+        name = decode(raw_name, "a field name")
+        decoded[name] = [
+            decode(v, f"feature {i}, field {name!r},") if isinstance(v, str) else v
+            for i, v in enumerate(values, start=1)
+        ]
+    return decoded
+
+
+def _undecodable(
+    label: str, where: str, data: bytes, error: UnicodeDecodeError, assumed: str
+) -> str:
+    """The message for text whose bytes are not in the encoding they were read with."""
+    shown = data.decode(error.encoding, errors="backslashreplace")
+    message = (
+        f"{label}: {where} is not {error.encoding.upper()} text ({assumed}): byte "
+        f'0x{data[error.start]:02X} in "{shown}"'
+    )
+    guess = region_reading(data)
+    if guess is None or codec_name(guess[0]) == codec_name(error.encoding):
+        return f"{message}; give the encoding the file was saved in with --encoding"
+    name, reading = guess
+    return (
+        f'{message}; in {name} it reads "{reading}": import again with --encoding {name} (or '
+        "the encoding the file was saved in)"
+    )
 
 
 def _combine(
@@ -310,6 +571,34 @@ def _combine(
         notes=notes,
         origins=origins if len(parts) > 1 else None,
     )
+
+
+# -- curved geometry ------------------------------------------------------------------------
+
+
+def linear_wkb(wkt: Sequence[str]) -> list[bytes | None]:
+    """WKB of WKT geometries, curves (CURVEPOLYGON, MULTISURFACE, ...) made of straight segments.
+
+    Shapely cannot hold curves; GDAL reads them and pyogrio hands them over as straight
+    segments, as it does for a GeoPackage's curved polygons. The text is therefore written to a
+    one-column CSV that GDAL reads (a column named WKT is its geometry). None where GDAL cannot
+    read the WKT.
+    """
+    if not wkt:
+        return []
+    with tempfile.TemporaryDirectory(prefix="landrelease-wkt-") as folder:
+        table = Path(folder) / "curves.csv"
+        with table.open("w", encoding="utf-8", newline="") as stream:
+            writer = csv.writer(stream, quoting=csv.QUOTE_ALL)
+            writer.writerow(["row", "WKT"])
+            writer.writerows(enumerate(wkt))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "Ignoring invalid WKT": reported by the caller
+            _, _, wkb, (rows, *_) = pyogrio.raw.read(table)
+    linear: list[bytes | None] = [None] * len(wkt)
+    for row, geometry in zip(rows.tolist(), wkb, strict=True):
+        linear[int(row)] = geometry
+    return linear
 
 
 # -- tolerant geometry decoding ---------------------------------------------------------------

@@ -13,6 +13,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+from landrelease.cells import inert_text
 from landrelease.errors import LandReleaseError
 from landrelease.ingest.apply import (
     APPLIED,
@@ -23,7 +24,7 @@ from landrelease.ingest.apply import (
     ImportResult,
 )
 from landrelease.ingest.history import ImportRecord
-from landrelease.ingest.validate import Problem
+from landrelease.ingest.validate import Problem, shown
 from landrelease.units import format_area
 
 COLUMNS = ("feature", "source_id", "problem", "action", "message")
@@ -34,19 +35,50 @@ def _row(problem: Problem) -> tuple[str, str, str, str, str]:
     return (feature, problem.source_id or "", problem.code, problem.action, problem.message)
 
 
-def write_report(result: ImportResult, path: str | Path) -> Path:
-    """Write the report as CSV (one row per problem) or JSON (everything), by extension."""
+def _rows(result: ImportResult) -> list[tuple[str, ...]]:
+    """The CSV rows: every problem, or why nothing was done to a file already imported."""
+    rows = [_row(p) for p in result.problems]
+    if result.status == UNCHANGED and result.previous and not rows:
+        rows.append(
+            ("file", "", "already_imported", "skipped", f"already imported: {result.previous}")
+        )
+    return [tuple(inert_text(cell) for cell in row) for row in rows]
+
+
+def report_target(path: str | Path) -> Path:
+    """``path`` if a report can be written there: a .csv or .json name in an existing folder.
+
+    Checked before an import starts, so that a mistyped report name never leaves the officer
+    with a file applied and no report of it.
+    """
     target = Path(path)
-    suffix = target.suffix.lower()
-    if suffix == ".json":
-        target.write_text(json.dumps(result.as_dict(), indent=2, default=str), encoding="utf-8")
-    elif suffix == ".csv":
-        with target.open("w", newline="", encoding="utf-8") as stream:
-            writer = csv.writer(stream)
-            writer.writerow(COLUMNS)
-            writer.writerows(_row(p) for p in result.problems)
-    else:
+    if target.suffix.lower() not in (".csv", ".json"):
         raise LandReleaseError(f"report {target.name}: give a .csv or .json file name")
+    if not target.parent.is_dir():
+        raise LandReleaseError(f"report {target}: the folder {target.parent} does not exist")
+    if target.is_dir():
+        raise LandReleaseError(f"report {target}: is a folder; give a file name")
+    return target
+
+
+def write_report(result: ImportResult, path: str | Path) -> Path:
+    """Write the report as CSV (one row per problem) or JSON (everything), by extension.
+
+    Text cells of the CSV are made inert (:func:`landrelease.cells.inert_text`): source IDs
+    and messages come from the field file.
+    """
+    target = report_target(path)
+    try:
+        if target.suffix.lower() == ".json":
+            content = json.dumps(result.as_dict(), indent=2, default=str)
+            target.write_text(content, encoding="utf-8")
+        else:
+            with target.open("w", newline="", encoding="utf-8") as stream:
+                writer = csv.writer(stream)
+                writer.writerow(COLUMNS)
+                writer.writerows(_rows(result))
+    except OSError as exc:
+        raise LandReleaseError(f"report {target}: {exc.strerror or exc}") from exc
     return target
 
 
@@ -61,7 +93,11 @@ def problems_table(problems: Sequence[Problem]) -> str:
     if not problems:
         return ""
     header = ("feature", "ID", "problem", "action", "detail")
-    rows = [(*_row(p)[:4], _detail(p)) for p in problems]
+    rows = [
+        (feature, shown(source), code, action, _detail(p))
+        for p in problems
+        for feature, source, code, action, _ in [_row(p)]
+    ]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
     lines = []
     for row in [header, *rows]:

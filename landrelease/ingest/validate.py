@@ -2,8 +2,10 @@
 
 One path for every format and profile. Each finding is a :class:`Problem`: the feature's
 position and source ID, a stable code, a sentence for the officer, and the action taken
-(refused, repaired, skipped as already imported, or a warning). A file with any refusal is not
-applied at all; the report lists every refusal at once, so the officer fixes the file in one go.
+(refused, repaired, skipped as already imported, a warning, or "accepted" for a fact worth
+seeing about an accepted feature, such as its traverse's misclosure). A file with any refusal is
+not applied at all; the report lists every refusal at once, so the officer fixes the file in one
+go.
 
 Geometry goes through :func:`landrelease.geometry.prepare_polygons`, the one validation and
 repair path of landrelease, so a polygon accepted here is exactly what the ledger will store.
@@ -22,13 +24,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import partial
-from typing import TypeVar, overload
+from typing import Any, TypeVar, overload
 
 import numpy as np
 import shapely
 from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Row, text
 
 from landrelease.db.staging import number_array, text_array
 from landrelease.geometry import (
@@ -45,6 +47,7 @@ from landrelease.ingest.profiles import Columns, Profile
 from landrelease.ingest.read import Features
 from landrelease.ingest.shapes import Traverses
 from landrelease.ingest.traverse import check_misclosure
+from landrelease.units import format_area
 from landrelease.vocabulary import ActivityKind, EventKind, HazardStatus, ItemType
 
 #: Called as validation advances: (stage, done, total). While a large file of new hazards is
@@ -55,6 +58,8 @@ Progress = Callable[[str, int, int], None]
 Accepted = Callable[["Checked", list["Staged"]], None]
 
 REFUSED, REPAIRED, SKIPPED, WARNING = "refused", "repaired", "skipped", "warning"
+#: An informational finding on an accepted feature (how well its traverse closed).
+ACCEPTED = "accepted"
 
 T = TypeVar("T")
 
@@ -198,10 +203,47 @@ def _text(raw: object) -> str | None:
     return value or None
 
 
+#: Longest identifier (hazard ID, activity reference, CHA ID) and longest free text (name,
+#: organisation) accepted. Real IDs run to a few dozen characters; a longer one is a field
+#: pasted into the wrong column, and the database's indexes hold at most a few thousand bytes.
+ID_MAX, TEXT_MAX = 100, 1000
+
+#: Fields holding identifiers, limited to ID_MAX characters.
+_IDENTIFIERS = frozenset({"hazard_id", "activity_reference", "cha_id"})
+
+#: Control characters (C0 and DEL): line breaks, escapes and NUL have no place in a name or an
+#: ID; they break the report's lines or, NUL, are cut off by the database without a word.
+#: C1 controls (U+0080-U+009F) are the mark of a wrong encoding, reported as mojibake.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def shown(text: str, limit: int = 40) -> str:
+    """``text`` as a message shows it: control characters escaped, a long text cut short."""
+    escaped = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return escaped if len(escaped) <= limit else escaped[: limit - 1] + "…"
+
+
+def text_problem(kind: str, value: str) -> tuple[str, str] | None:
+    """(code, reason) when a text field's ``value`` cannot be stored as it is, else None."""
+    what = "hazard ID" if kind == "hazard_id" else kind.replace("_", " ")
+    if (control := _CONTROL.search(value)) is not None:
+        return (
+            "control_character",
+            f"{what} '{shown(value)}' holds a control character (U+{ord(control.group()):04X})",
+        )
+    limit = ID_MAX if kind in _IDENTIFIERS else TEXT_MAX
+    if len(value) > limit:
+        return (
+            "text_too_long",
+            f"{what} '{shown(value)}' is {len(value):,} characters long, more than {limit:,}",
+        )
+    return None
+
+
 def label_of(index: int, hazard_id: str | None, origin: str = "") -> str:
     """How messages name a feature: its position, its ID, and where it sits in the file."""
     where = f", {origin}" if origin else ""
-    return f"feature {index}" + (f" ({hazard_id})" if hazard_id else "") + where
+    return f"feature {index}" + (f" ({shown(hazard_id)})" if hazard_id else "") + where
 
 
 @dataclass(frozen=True)
@@ -357,11 +399,14 @@ def _mojibake(features: Features, columns: Columns) -> dict[int, list[tuple[str,
 
     Each distinct string of a field is looked at once: a field holds a few distinct names.
     """
+    guessed = not features.encoding_declared
     found: dict[int, list[tuple[str, Mojibake]]] = {}
     for column in columns.chosen.values():
         values = features.values[column]
         strings = {v for v in values if isinstance(v, str) and not v.isascii()}
-        wrong = {value: mojibake for value in strings if (mojibake := detect(value))}
+        wrong = {
+            value: mojibake for value in strings if (mojibake := detect(value, guessed=guessed))
+        }
         if not wrong:
             continue
         for position, value in enumerate(values):
@@ -445,6 +490,8 @@ def _check_fields(
     action = ACTION_OF[activity]
     if hazard_id is None:
         refuse("missing_id", "no hazard ID")
+    elif (problem := text_problem("hazard_id", hazard_id)) is not None:
+        refuse(*problem)
     staged = Staged(index=index, action=action, hazard_id=hazard_id or "")
     if action == Action.RECORD and hazard_id:
         checked.record_ids.add(hazard_id)
@@ -458,7 +505,10 @@ def _check_fields(
     if action == Action.RECORD and staged.hazard_class is None and not unreadable:
         refuse("missing_value", "a new hazard needs a class (SHA or CHA)")
     for kind, texts in fields.texts.items():
-        setattr(staged, kind, _value(texts[position]))
+        value = _value(texts[position])
+        if value is not None and (problem := text_problem(kind, value)) is not None:
+            refuse(*problem)
+        setattr(staged, kind, value)
     if action != Action.RECORD and staged.activity_reference is None:
         refuse(
             "missing_reference",
@@ -597,11 +647,14 @@ def _check_geometry(
             wanted.append(index)
         if position in traverses and note is None:
             try:
-                check_misclosure(
+                closure = check_misclosure(
                     traverses[position], limits.max_misclosure_percent, label=naming.label(index)
                 )
             except GeometryProblem as exc:
                 checked.note(index, hazard_id, exc.code, str(exc), REFUSED)
+            else:
+                if closure is not None:
+                    checked.note(index, hazard_id, "misclosure", closure, ACCEPTED)
     total = len(wanted)
     chunk = 2000
     for start in range(0, total, chunk):
@@ -970,27 +1023,167 @@ def check_database(connection: Connection, checked: Checked) -> None:
 
 
 def _check_imported_activities(connection: Connection, checked: Checked) -> None:
+    """Results whose activity reference is already in the database: skipped when they are the
+    result applied then, refused when they differ from it.
+
+    Skipping is what makes a re-import change nothing. But a team that sends a corrected
+    result under the same reference (a smaller cleared polygon, another method, other items)
+    must not see it silently skipped: the ledger would keep the old figures with no word.
+    """
     references = sorted(
         {s.activity_reference for s in checked.staged.values() if s.activity_reference}
     )
     if not references:
         return
-    done = set(
-        connection.execute(
-            text("SELECT reference FROM activities WHERE reference = ANY(CAST(:refs AS text[]))"),
-            {"refs": text_array(references)},
-        ).scalars()
-    )
-    for staged in list(checked.staged.values()):
-        if staged.action != Action.RECORD and staged.activity_reference in done:
+    stored: dict[str, Row[Any]] = {
+        row.reference: row
+        for row in connection.execute(_STORED_ACTIVITIES, {"refs": text_array(references)})
+    }
+    again = [
+        s
+        for s in checked.staged.values()
+        if s.action != Action.RECORD and s.activity_reference in stored
+    ]
+    differences = _differences(connection, checked, again, stored)
+    for staged in again:
+        reference = staged.activity_reference
+        found = differences.get(staged.index)
+        if found:
             checked.note(
                 staged.index,
                 staged.hazard_id,
-                "already_imported",
-                f"{label_of(staged.index, staged.hazard_id)}: activity "
-                f"{staged.activity_reference} is already in the database; skipped",
-                SKIPPED,
+                "activity_changed",
+                f"{staged.label}: activity {reference} is already in the database, and this "
+                f"result differs from it: {'; '.join(found)}. A result is applied once: record "
+                "a correction with `landrelease release correct`, or give a new result a new "
+                "reference",
+                REFUSED,
             )
+            continue
+        checked.note(
+            staged.index,
+            staged.hazard_id,
+            "already_imported",
+            f"{label_of(staged.index, staged.hazard_id)}: activity {reference} is already in "
+            "the database; skipped",
+            SKIPPED,
+        )
+
+
+# Each activity named by a file, with its kind and the items it recorded (type:found:destroyed).
+_STORED_ACTIVITIES = text(
+    """
+    SELECT a.reference, a.kind,
+           ARRAY(SELECT i.item_type || ':' || i.found || ':' || i.destroyed
+                 FROM activity_items i WHERE i.activity_id = a.id ORDER BY 1) AS items
+    FROM activities a WHERE a.reference = ANY(CAST(:refs AS text[]))
+    """
+)
+
+# For each hazard and activity met again, what the activity took out of the hazard against the
+# file's polygons for them (an activity may clear several polygons of one hazard): the m² taken
+# then that the polygons do not cover (they shrank or moved), and the m² of the polygons over
+# land the hazard still holds (they grew). No pieces: the activity took nothing out of it.
+_AGAIN = text(
+    """
+    WITH f AS MATERIALIZED (
+        SELECT f.ref, f.nid, array_agg(f.ord) AS ords,
+               ST_Union(ST_GeomFromWKB(f.wkb, 4326)) AS g
+        FROM unnest(CAST(:ord AS int[]), CAST(:ref AS text[]), CAST(:nid AS text[]),
+                    CAST(:wkb AS bytea[])) AS f(ord, ref, nid, wkb)
+        GROUP BY f.ref, f.nid
+    )
+    SELECT f.ords, t.pieces,
+           lr_area_m2(ST_CollectionExtract(ST_Difference(t.taken, f.g), 3)) AS uncovered_m2,
+           CASE WHEN h.status = 'active'
+                THEN lr_area_m2(ST_CollectionExtract(ST_Intersection(h.geom, f.g), 3))
+                ELSE 0 END AS still_held_m2
+    FROM f
+    JOIN activities a ON a.reference = f.ref
+    LEFT JOIN hazards h ON h.national_id = f.nid
+    CROSS JOIN LATERAL (
+        SELECT count(*) AS pieces, ST_Union(e.piece) AS taken
+        FROM ledger_events e
+        WHERE e.activity_id = a.id AND e.hazard_id = h.id AND e.sign = -1
+    ) t
+    """
+)
+
+
+def _differences(
+    connection: Connection,
+    checked: Checked,
+    again: list[Staged],
+    stored: dict[str, Row[Any]],
+) -> dict[int, list[str]]:
+    """How each result met again differs from what its activity did, by feature index.
+
+    Items are compared only where the file states some: a file without item columns says
+    nothing about them, which is not a claim that none were found.
+    """
+    found: dict[int, list[str]] = {}
+    items_in_file: dict[str, Counter[str]] = {}
+    for staged in checked.staged.values():
+        if staged.activity_reference in stored and staged.action in RELEASE_KIND:
+            totals = items_in_file.setdefault(staged.activity_reference, Counter())
+            for item, (found_count, destroyed) in staged.items.items():
+                totals[f"{item.value}:found"] += found_count
+                totals[f"{item.value}:destroyed"] += destroyed
+    for staged in again:
+        reference = staged.activity_reference or ""
+        row = stored[reference]
+        notes = found.setdefault(staged.index, [])
+        kind = ACTIVITY_KIND[staged.action].value
+        if row.kind != kind:
+            notes.append(f"it was {row.kind}, this file gives {kind}")
+        now = +items_in_file.get(reference, Counter())
+        before: Counter[str] = Counter()
+        for entry in row.items:
+            item, found_count, destroyed = entry.split(":")
+            before[f"{item}:found"] += int(found_count)
+            before[f"{item}:destroyed"] += int(destroyed)
+        if now and +before != now:
+            notes.append(f"items were {_items_text(before)}, this file gives {_items_text(now)}")
+    releases = [s for s in again if s.action in RELEASE_KIND and s.clean is not None]
+    if releases:
+        rows = connection.execute(
+            _AGAIN,
+            {
+                "ord": [s.index for s in releases],
+                "ref": [s.activity_reference for s in releases],
+                "nid": [s.hazard_id for s in releases],
+                "wkb": _wkbs(releases),
+            },
+        ).all()
+        for row in rows:
+            notes = []
+            if not row.pieces:
+                notes.append("it took no land out of this hazard")
+            else:
+                if row.uncovered_m2 >= MIN_AREA_M2:
+                    notes.append(
+                        f"{format_area(row.uncovered_m2)} it released lie outside this file's "
+                        "polygons"
+                    )
+                if row.still_held_m2 >= MIN_AREA_M2:
+                    notes.append(
+                        f"this file's polygons take in {format_area(row.still_held_m2)} that "
+                        "the hazard still holds"
+                    )
+            for index in row.ords:
+                found[index].extend(notes)
+    return {index: notes for index, notes in found.items() if notes}
+
+
+def _items_text(counts: Counter[str]) -> str:
+    """Item counts as ``SUBMUNITION 14 found / 12 destroyed``, or ``none``."""
+    kinds = sorted({key.split(":")[0] for key in +counts})
+    if not kinds:
+        return "none"
+    return ", ".join(
+        f"{kind} {counts[f'{kind}:found']} found / {counts[f'{kind}:destroyed']} destroyed"
+        for kind in kinds
+    )
 
 
 # New hazards whose box meets the box of a hazard already recorded: the only ones that can

@@ -33,11 +33,9 @@ import xlsxwriter
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
+from landrelease.cells import inert_text
 from landrelease.reports.model import Cell, Column, Kind, Report, Table
 from landrelease.units import ha, km2
-
-#: Leading characters that make spreadsheet programs evaluate a CSV cell.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -98,8 +96,7 @@ def _csv_cell(value: Cell, column: Column) -> str:
     if value is None:
         return ""
     if column.kind is Kind.TEXT:
-        text = str(value)
-        return "'" + text if text.startswith(_FORMULA_START) else text
+        return inert_text(str(value))
     if isinstance(value, dt.date):
         return value.isoformat()
     if column.kind is Kind.RATIO and isinstance(value, int | float):

@@ -94,17 +94,41 @@ def coords(polygon: Polygon) -> list[tuple[float, float]]:
     return [(x, y) for x, y in polygon.exterior.coords]
 
 
+def write_zip(name: str, members: dict[str, bytes]) -> None:
+    """A zip of ``members`` (path inside the archive -> bytes), the same bytes on every run."""
+    with zipfile.ZipFile(HERE / name, "w", zipfile.ZIP_DEFLATED) as archive:
+        for member, data in members.items():
+            archive.writestr(zipfile.ZipInfo(member, date_time=(2024, 1, 1, 0, 0, 0)), data)
+
+
+def shapefile_files(
+    frame: gpd.GeoDataFrame,
+    stem: str,
+    *,
+    encoding: str,
+    drop: tuple[str, ...] = (),
+    cpg: str | None = None,
+) -> dict[str, bytes]:
+    """The files of a shapefile by name, without those in ``drop`` (e.g. .cpg, .prj);
+    ``cpg`` replaces what the .cpg says (a .cpg that lies about the encoding)."""
+    with tempfile.TemporaryDirectory() as folder:
+        shp = Path(folder) / f"{stem}.shp"
+        pyogrio.write_dataframe(frame, shp, encoding=encoding)
+        files = {
+            member.name: member.read_bytes()
+            for member in sorted(Path(folder).iterdir())
+            if member.suffix not in drop
+        }
+    if cpg is not None:
+        files[f"{stem}.cpg"] = cpg.encode("ascii")
+    return files
+
+
 def zipped_shapefile(
-    name: str, frame: gpd.GeoDataFrame, *, encoding: str, drop: tuple[str, ...]
+    name: str, frame: gpd.GeoDataFrame, *, encoding: str, drop: tuple[str, ...], **cpg: str
 ) -> None:
     """A zipped shapefile without the sidecar files in ``drop`` (e.g. .cpg, .prj)."""
-    with tempfile.TemporaryDirectory() as folder:
-        shp = Path(folder) / f"{Path(name).stem}.shp"
-        pyogrio.write_dataframe(frame, shp, encoding=encoding)
-        with zipfile.ZipFile(HERE / name, "w", zipfile.ZIP_DEFLATED) as archive:
-            for member in sorted(Path(folder).iterdir()):
-                if member.suffix not in drop:
-                    archive.write(member, member.name)
+    write_zip(name, shapefile_files(frame, Path(name).stem, encoding=encoding, drop=drop, **cpg))
 
 
 def sample_hazard(hazard_id: str) -> dict[str, object]:
@@ -393,7 +417,128 @@ def make() -> None:
             "hazards/../../escaped.geojson",
             json.dumps({"type": "FeatureCollection", "features": [hazard("BA-B-001", good)]}),
         )
+    make_reading()
     shutil.rmtree(HERE / "__pycache__", ignore_errors=True)
+
+
+def hazards_frame(names: list[str], first: int = 1, east: float = 0.0) -> gpd.GeoDataFrame:
+    """New SHA hazards named ``names``, 200 m squares 400 m apart, IDs from BA-R-``first``."""
+    return gpd.GeoDataFrame(
+        {
+            "hazard_id": [f"BA-R-{n:03d}" for n in range(first, first + len(names))],
+            "class": ["SHA"] * len(names),
+            "date": ["2023-04-01"] * len(names),
+            "name": names,
+        },
+        geometry=[square(east + 400 * n, 3000) for n in range(len(names))],
+        crs=4326,
+    )
+
+
+def wkt_table(frame: gpd.GeoDataFrame, wkt: list[str] | None = None) -> str:
+    """The CSV of ``frame`` with its polygons (or ``wkt``) as a WKT column, lines ending LF."""
+    texts = wkt if wkt is not None else [shapely.to_wkt(g) for g in frame.geometry]
+    lines = ["hazard_id,class,date,name,wkt"]
+    for (_, row), text in zip(frame.iterrows(), texts, strict=True):
+        lines.append(f'{row.hazard_id},{row["class"]},{row.date},{row["name"]},"{text}"')
+    return "\n".join(lines) + "\n"
+
+
+def make_reading() -> None:
+    """Files that are hard to read rather than wrong: encodings, curves, archives, sidecars."""
+    # Windows-1250 read as Latin-1 with only č to show it: è is French too, but not here.
+    zipped_shapefile(
+        "mojibake_cp1250_subtle.zip",
+        hazards_frame(["Brcko", "Zenica č"]),
+        encoding="cp1250",
+        drop=(".cpg",),
+    )
+    # Real Western European names in Latin-1 without .cpg: nothing to report.
+    zipped_shapefile(
+        "western_names_latin1.zip",
+        hazards_frame(["Père Lachaise", "Kjæråsen", "Ærø - Genève", "Müller Straße", "Bærum"]),
+        encoding="latin1",
+        drop=(".cpg",),
+    )
+    # Arcs: a circle, a curved polygon inside a MULTISURFACE, a half-disc; the fourth is cut off.
+    x0, y0 = shapely.get_coordinates(square(0, 3000))[0]
+
+    def at(dx: float, dy: float) -> str:
+        """A point ``dx``, ``dy`` thousandths of a degree from the corner of the first square."""
+        return f"{x0 + dx / 1000:.6f} {y0 + dy / 1000:.6f}"
+
+    def circle(dx: float) -> str:
+        points = ", ".join(at(*p) for p in ((dx, 0), (dx + 2, 2), (dx, 4), (dx - 2, 2), (dx, 0)))
+        return f"CIRCULARSTRING({points})"
+
+    curved = [
+        f"CURVEPOLYGON({circle(0)})",
+        f"MULTISURFACE(CURVEPOLYGON({circle(10)}), (({at(20, 0)}, {at(22, 0)}, {at(22, 2)}, "
+        f"{at(20, 0)})))",
+        f"CURVEPOLYGON(COMPOUNDCURVE(CIRCULARSTRING({at(30, 0)}, {at(32, 2)}, {at(34, 0)}), "
+        f"({at(34, 0)}, {at(30, 0)})))",
+        f"CURVEPOLYGON(CIRCULARSTRING({at(40, 0)}, {at(42, 2)}",
+    ]
+    (HERE / "curved_wkt.csv").write_text(
+        wkt_table(hazards_frame(["a", "b", "c", "d"]), curved), encoding="utf-8"
+    )
+    # Excel's "Unicode text": UTF-16 with a byte-order mark.
+    (HERE / "utf16_bom.csv").write_text(
+        wkt_table(hazards_frame(["Čelebići - Đurđevik"])), encoding="utf-16"
+    )
+    # What the reader refuses as a whole (tests/test_import_bad_input.py, REFUSED).
+    (HERE / "cp1250.csv").write_bytes(wkt_table(hazards_frame(["Tuzla", "Brčko"])).encode("cp1250"))
+    collection = {
+        "type": "FeatureCollection",
+        "features": [hazard("BA-R-001", square(0, 3000), name="Žepče")],
+    }
+    (HERE / "cp1250.geojson").write_bytes(
+        (json.dumps(collection, ensure_ascii=False, indent=1) + "\n").encode("cp1250")
+    )
+    zipped_shapefile(
+        "cpg_says_utf8.zip",
+        hazards_frame(["Doboj", "Čelebići"]),
+        encoding="cp1250",
+        drop=(),
+        cpg="UTF-8",
+    )
+    write_zip(
+        "same_name.zip",
+        {
+            f"{year}/{name}": data
+            for year, first in (("2023", 23), ("2024", 24))
+            for name, data in shapefile_files(
+                hazards_frame([year], first), "hazards", encoding="UTF-8"
+            ).items()
+        },
+    )
+    write_zip(
+        "shp_and_geojson.zip",
+        {
+            **shapefile_files(hazards_frame(["Tuzla"]), "hazards", encoding="UTF-8"),
+            "more_hazards.geojson": hazards_frame(["Doboj"], 2, east=800).to_json().encode(),
+        },
+    )
+    zipped_shapefile("no_shx.zip", hazards_frame(["Tuzla"]), encoding="UTF-8", drop=(".shx",))
+    zipped_shapefile("no_dbf.zip", hazards_frame(["Tuzla"]), encoding="UTF-8", drop=(".dbf",))
+    write("empty_collection.geojson", [])
+    make_two_sheets()
+
+
+def make_two_sheets() -> None:
+    """A workbook of two sheets (layers without geometry): the listing must say so."""
+    import datetime as dt
+
+    import xlsxwriter
+
+    book = xlsxwriter.Workbook(str(HERE / "two_sheets.xlsx"))
+    book.set_properties({"created": dt.datetime(2024, 1, 1)})
+    for sheet_name, rows in (("hazards", 2), ("notes", 1)):
+        sheet = book.add_worksheet(sheet_name)
+        sheet.write_row(0, 0, ["hazard_id", "class", "date", "area_m2"])
+        for row in range(1, rows + 1):  # a number column: GDAL sees the first row is a header
+            sheet.write_row(row, 0, [f"BA-R-{row:03d}", "SHA", "2023-04-01", 1000 * row])
+    book.close()
 
 
 if __name__ == "__main__":
