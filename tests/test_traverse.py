@@ -19,7 +19,7 @@ import pytest
 import shapely
 from importing import SAMPLES, geod_area, imports_db, stored_areas
 from pyproj import Geod, Transformer
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from landrelease.geometry import GeometryProblem
 from landrelease.ingest import import_file, load_profile
@@ -491,10 +491,12 @@ def test_unreadable_cells_are_named_with_their_rows(imports_db: Engine, tmp_path
     ]
 
 
+@pytest.mark.parametrize("given_by", ["profile", "--crs"])
 def test_a_benchmark_in_utm_is_followed_on_the_ellipsoid(
-    imports_db: Engine, tmp_path: Path
+    imports_db: Engine, tmp_path: Path, given_by: str
 ) -> None:
-    """``coordinates_crs`` a UTM zone: the benchmark turns into degrees before the first leg."""
+    """The benchmark in a UTM zone, said by the profile's ``coordinates_crs`` or by ``--crs``:
+    it turns into degrees before the first leg, and the polygon is not read in UTM again."""
     to_utm = Transformer.from_crs(4326, 32634, always_xy=True)
     easting, northing = to_utm.transform(18.33, 44.16)
     legs = [(0, 100), (90, 200), (180, 150), (270, 200), (0, 150)]
@@ -503,8 +505,20 @@ def test_a_benchmark_in_utm_is_followed_on_the_ellipsoid(
         *(f"P1,,,,TP{n},,,{b},{d}" for n, (b, d) in enumerate(legs[:4], 1)),
         "P1,,,,TP1,,,0,150",
     ]
-    profile = replace(load_profile("generic"), coordinates_crs="EPSG:32634")
-    result = import_file(imports_db, table(tmp_path, "utm.csv", rows), profile=profile)
+    path = table(tmp_path, "utm.csv", rows)
+    if given_by == "profile":
+        profile = replace(load_profile("generic"), coordinates_crs="EPSG:32634")
+        result = import_file(imports_db, path, profile=profile)
+    else:
+        result = import_file(imports_db, path, crs="EPSG:32634")
     assert result.status == "applied", result.problems
+    with imports_db.connect() as connection:
+        corner = connection.execute(
+            text("SELECT ST_XMin(geom), ST_YMin(geom) FROM hazards WHERE national_id = 'AU-U-001'")
+        ).one()
+    # TP1 is 100 m north of the benchmark and TP3 150 m south of TP2: the south-west corner
+    # is 50 m south of the benchmark, on its meridian.
+    _, south, _ = Geod(ellps="WGS84").fwd(18.33, 44.16, 180.0, 50.0)
+    assert corner == pytest.approx((18.33, south), abs=1e-6)  # within 0.1 m
     # A geodesic 200 m x 150 m rectangle closes to mm; the compass rule makes it exact.
     assert stored_areas(imports_db)["AU-U-001"] == pytest.approx(200 * 150, rel=1e-6)

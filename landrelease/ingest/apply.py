@@ -199,7 +199,9 @@ def import_file(
             skipped=len(features),
             previous=previous,
         )
-    features, traverses = shape_table(features, chosen)
+    features, traverses = shape_table(features, chosen, crs)
+    if features.is_table:
+        crs = None  # the table's coordinates were read in it: its geometries carry their CRS
     result = ImportResult(
         path.name, features.sha256, chosen.name, REFUSED_FILE, layers=layers, read=len(features)
     )

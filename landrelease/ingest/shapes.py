@@ -58,10 +58,15 @@ _CURVED = re.compile(
 Traverses = dict[int, Traverse]
 
 
-def shape_table(features: Features, profile: Profile) -> tuple[Features, Traverses]:
+def shape_table(
+    features: Features, profile: Profile, crs: str | int | None = None
+) -> tuple[Features, Traverses]:
     """Give a table its geometry from the columns the profile names (files with geometry pass).
 
-    Raises :class:`LandReleaseError` when a table has no column geometry can come from.
+    ``crs`` (``--crs``) is the CRS of the table's coordinates, over the profile's: a
+    benchmark's coordinates are converted before legs leave it, so the polygons of a
+    turning-point table come out in WGS84, and the table's CRS says so. Raises
+    :class:`LandReleaseError` when a table has no column geometry can come from.
     """
     if not features.is_table:
         return features, {}
@@ -69,14 +74,15 @@ def shape_table(features: Features, profile: Profile) -> tuple[Features, Travers
     for kind, builder in (("geometry.wkt", _from_wkt), ("geometry.geoshape", _from_geoshape)):
         if columns.has(kind):
             geometries, notes = builder(features.values[columns.chosen[kind]])
-            crs = profile.wkt_crs if kind == "geometry.wkt" else profile.coordinates_crs
+            given = profile.wkt_crs if kind == "geometry.wkt" else profile.coordinates_crs
+            given = crs if crs is not None else given
             return replace(
-                features, geometries=geometries, notes=notes, crs=to_crs(crs) if crs else None
+                features, geometries=geometries, notes=notes, crs=to_crs(given) if given else None
             ), {}
     coordinates = columns.has("geometry.lon") and columns.has("geometry.lat")
     legs = columns.has("geometry.bearing") and columns.has("geometry.distance")
     if (coordinates or legs) and columns.has("geometry.group"):
-        return _from_turning_points(features, profile, columns)
+        return _from_turning_points(features, profile, columns, crs)
     wanted = ", ".join(
         f"{kind}: {' / '.join(profile.geometry[kind])}"
         for kind in ("wkt", "geoshape", "lon", "lat", "bearing", "distance", "group")
@@ -164,7 +170,7 @@ def _from_geoshape(
 
 
 def _from_turning_points(
-    features: Features, profile: Profile, columns: Columns
+    features: Features, profile: Profile, columns: Columns, crs: str | int | None = None
 ) -> tuple[Features, Traverses]:
     """One feature per group of rows: the polygon its turning points describe.
 
@@ -172,7 +178,8 @@ def _from_turning_points(
     or a sheet with merged cells where the ID is written once, on the benchmark row. Rows
     before the first key form one feature refused with a single note saying so.
     """
-    source = to_crs(profile.coordinates_crs) if profile.coordinates_crs else None
+    given = crs if crs is not None else profile.coordinates_crs
+    source = to_crs(given) if given else None
     to_wgs84 = _to_wgs84(source)
     groups: dict[str, list[int]] = {}
     above = ""
