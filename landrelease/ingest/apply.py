@@ -49,6 +49,7 @@ from landrelease.ingest.validate import (
     Problem,
     Progress,
     Staged,
+    activity_items,
     check_database,
     check_features,
     label_of,
@@ -63,7 +64,7 @@ from landrelease.release import (
     transaction,
 )
 from landrelease.units import format_area
-from landrelease.vocabulary import Contamination, HazardClass, ItemType
+from landrelease.vocabulary import Contamination, HazardClass
 
 #: Transitions are applied in batches of this many features, so progress can be shown.
 BATCH = 2000
@@ -559,11 +560,7 @@ def _create_activities(ledger: Ledger, staged: Sequence[Staged]) -> dict[str, in
     activities: list[ActivityInput] = []
     for reference, members in groups.items():
         first = members[0]
-        items: dict[ItemType, tuple[int, int]] = {}
-        for member in members:
-            for item_type, (found, destroyed) in member.items.items():
-                before = items.get(item_type, (0, 0))
-                items[item_type] = (before[0] + found, before[1] + destroyed)
+        items = activity_items(members)
         starts = [m.start_date for m in members if m.start_date]
         ends = [m.end_date for m in members if m.end_date]
         activity = ActivityInput(

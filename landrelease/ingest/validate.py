@@ -1122,13 +1122,10 @@ def _differences(
     nothing about them, which is not a claim that none were found.
     """
     found: dict[int, list[str]] = {}
-    items_in_file: dict[str, Counter[str]] = {}
+    members: dict[str, list[Staged]] = {}
     for staged in checked.staged.values():
         if staged.activity_reference in stored and staged.action in RELEASE_KIND:
-            totals = items_in_file.setdefault(staged.activity_reference, Counter())
-            for item, (found_count, destroyed) in staged.items.items():
-                totals[f"{item.value}:found"] += found_count
-                totals[f"{item.value}:destroyed"] += destroyed
+            members.setdefault(staged.activity_reference, []).append(staged)
     for staged in again:
         reference = staged.activity_reference or ""
         row = stored[reference]
@@ -1136,13 +1133,15 @@ def _differences(
         kind = ACTIVITY_KIND[staged.action].value
         if row.kind != kind:
             notes.append(f"it was {row.kind}, this file gives {kind}")
-        now = +items_in_file.get(reference, Counter())
-        before: Counter[str] = Counter()
-        for entry in row.items:
-            item, found_count, destroyed = entry.split(":")
-            before[f"{item}:found"] += int(found_count)
-            before[f"{item}:destroyed"] += int(destroyed)
-        if now and +before != now:
+        now = {
+            item.value: counts
+            for item, counts in activity_items(members.get(reference, [])).items()
+        }
+        before = {
+            item: (int(found_count), int(destroyed))
+            for item, found_count, destroyed in (entry.split(":") for entry in row.items)
+        }
+        if now and before != now:
             notes.append(f"items were {_items_text(before)}, this file gives {_items_text(now)}")
     releases = [s for s in again if s.action in RELEASE_KIND and s.clean is not None]
     if releases:
@@ -1175,14 +1174,23 @@ def _differences(
     return {index: notes for index, notes in found.items() if notes}
 
 
-def _items_text(counts: Counter[str]) -> str:
+def activity_items(members: Iterable[Staged]) -> dict[ItemType, tuple[int, int]]:
+    """The items of one activity: found and destroyed by type, summed over its features."""
+    items: dict[ItemType, tuple[int, int]] = {}
+    for member in members:
+        for item_type, (found, destroyed) in member.items.items():
+            before = items.get(item_type, (0, 0))
+            items[item_type] = (before[0] + found, before[1] + destroyed)
+    return items
+
+
+def _items_text(items: dict[str, tuple[int, int]]) -> str:
     """Item counts as ``SUBMUNITION 14 found / 12 destroyed``, or ``none``."""
-    kinds = sorted({key.split(":")[0] for key in +counts})
-    if not kinds:
+    if not items:
         return "none"
     return ", ".join(
-        f"{kind} {counts[f'{kind}:found']} found / {counts[f'{kind}:destroyed']} destroyed"
-        for kind in kinds
+        f"{kind} {found} found / {destroyed} destroyed"
+        for kind, (found, destroyed) in sorted(items.items())
     )
 
 
