@@ -93,7 +93,8 @@ class Hazard(Base):
     )
     area_m2: Mapped[float] = mapped_column(Double, comment="Remaining geodesic area, m²")
     recorded_date: Mapped[dt.date] = mapped_column(Date)
-    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    # Checked per statement, not by a foreign key (migration 0009).
+    organisation_id: Mapped[int | None] = mapped_column(BigInteger)
     parent_id: Mapped[int | None] = mapped_column(
         ForeignKey("hazards.id"), index=True, comment="Confirmed or reopened from"
     )
@@ -164,9 +165,10 @@ class LedgerEvent(Base):
     __tablename__ = "ledger_events"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    # Checked per statement, not by a foreign key (migration 0007): hazards are never deleted.
+    # Checked per statement, not by foreign keys (migrations 0007, 0009): hazards are never
+    # deleted, nor are activities while events name them.
     hazard_id: Mapped[int] = mapped_column(BigInteger, index=True)
-    activity_id: Mapped[int | None] = mapped_column(ForeignKey("activities.id"), index=True)
+    activity_id: Mapped[int | None] = mapped_column(BigInteger, index=True)  # as hazard_id (0009)
     kind: Mapped[str] = mapped_column(Text)
     sign: Mapped[int] = mapped_column(SmallInteger, comment="+1 adds the piece, -1 removes it")
     hazard_class: Mapped[str] = mapped_column(Text, comment="Class the area counts under")

@@ -747,6 +747,54 @@ def test_an_event_of_a_hazard_that_does_not_exist_is_refused(world: Engine) -> N
     assert f"hazard {missing}, which does not exist" in message
 
 
+def test_an_event_of_an_activity_that_does_not_exist_is_refused(world: Engine) -> None:
+    """Checked once per statement (migration 0009), as the event's hazard is."""
+    with world.connect() as conn:
+        missing = conn.execute(
+            text("SELECT coalesce(max(id), 0) + 1000 FROM activities")
+        ).scalar_one()
+    message = refused_sql(
+        world,
+        "INSERT INTO ledger_events (hazard_id, activity_id, kind, sign, hazard_class, piece,"
+        " area_m2, effective_date) SELECT h.id, :missing, 'recorded', 1, h.hazard_class,"
+        " h.geom, h.area_m2, h.recorded_date FROM hazards h WHERE status = 'active' LIMIT 1",
+        {"missing": missing},
+    )
+    assert f"activity {missing}, which does not exist" in message
+
+
+def test_a_hazard_of_an_organisation_that_does_not_exist_is_refused(world: Engine) -> None:
+    """Checked once per INSERT, and row by row when an UPDATE sets the organisation."""
+    with world.connect() as conn:
+        missing = conn.execute(
+            text("SELECT coalesce(max(id), 0) + 1000 FROM organisations")
+        ).scalar_one()
+    inserted = refused_sql(
+        world,
+        "INSERT INTO hazards (national_id, hazard_class, contamination, status, geom, area_m2,"
+        " recorded_date, organisation_id) SELECT 'NEW-' || national_id, hazard_class,"
+        " contamination, status, geom, area_m2, recorded_date, :missing FROM hazards"
+        " WHERE status = 'active' LIMIT 1",
+        {"missing": missing},
+    )
+    updated = refused_sql(
+        world, "UPDATE hazards SET organisation_id = :missing", {"missing": missing}
+    )
+    for message in (inserted, updated):
+        assert f"organisation {missing}, which does not exist" in message
+
+
+def test_organisations_and_activities_in_use_are_not_deleted(world: Engine) -> None:
+    """BA-SHA names its organisation; an event names TS-1 once it reduces land."""
+    ts = activity(world, "TS-1")
+    with transaction(world, today=TODAY) as ledger:
+        ledger.reduce("BA-CHA", CHA, crs=4326, effective_date=WHEN, activity_id=ts)
+    assert "is still named by hazards" in refused_sql(world, "DELETE FROM organisations")
+    assert f"activity {ts} is still named by ledger_events" in refused_sql(
+        world, "DELETE FROM activities WHERE reference = 'TS-1'"
+    )
+
+
 def test_activities_in_one_call_keep_their_order_and_items(db: Engine) -> None:
     activities = [
         ActivityInput(ActivityKind.CLEARANCE, "CL-1", "NPA", items={ItemType.AP_MINE: (3, 2)}),
