@@ -308,6 +308,31 @@ def test_profile_validate_command(tmp_path: Path) -> None:
     assert "values/hazard_class/suspected: 'SUSPECT' is not one of ['SHA', 'CHA']" in bad.output
 
 
+def test_profile_validate_notes_what_a_valid_profile_will_refuse(tmp_path: Path) -> None:
+    """A profile without default activity type or contamination is valid, but the officer is
+    told what it means before an import is refused for it."""
+    bare = tmp_path / "bare.yaml"
+    bare.write_text(
+        "name: bare\ndescription: x\nfields: {hazard_id: id, activity_type: [method, kind]}\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(main, ["profile", "validate", str(bare), "generic", "kobo"])
+    assert result.exit_code == 0, result.output
+    blocks = result.output.split(".yaml: ")
+    assert blocks[1].startswith("valid") and blocks[2].startswith("valid")
+    assert (
+        "note: defaults/activity_type is not set: every feature of a file with none of its "
+        "activity-type fields (method, kind) is refused; set it to HAZARD" in blocks[1]
+    )
+    assert (
+        "note: defaults/contamination is not set: a new hazard with no contamination type is "
+        "recorded as ERW" in blocks[1]
+    )
+    assert "note:" not in blocks[2]  # generic sets both defaults
+    assert "defaults/activity_type is not set" in blocks[3]  # kobo: forms always ask for it
+    assert "defaults/contamination" not in blocks[3]
+
+
 def test_import_command_prints_the_report(
     imports_db: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

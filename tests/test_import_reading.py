@@ -296,6 +296,38 @@ def test_an_ambiguous_dataset_name_is_refused(imports_db: Engine) -> None:
     assert fingerprint(imports_db) == before
 
 
+def test_a_layer_of_a_geopackage_among_other_datasets_is_chosen(
+    imports_db: Engine, tmp_path: Path
+) -> None:
+    """A zip holding a two-layer GeoPackage and a GeoJSON: ``--layer survey:LAYER``."""
+    import geopandas as gpd
+
+    hazards = gpd.read_file(SAMPLES / "generic_hazards.geojson")
+    survey = tmp_path / "survey.gpkg"
+    hazards.iloc[0:2].to_file(survey, layer="north", driver="GPKG")
+    hazards.iloc[2:4].to_file(survey, layer="south", driver="GPKG")
+    loose = tmp_path / "loose.geojson"
+    hazards.iloc[4:6].to_file(loose, driver="GeoJSON")
+    archive = tmp_path / "sent.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.write(survey, "survey.gpkg")
+        bundle.write(loose, "loose.geojson")
+    before = fingerprint(imports_db)
+    with pytest.raises(LandReleaseError) as unchosen:
+        import_file(imports_db, archive, layer="survey")
+    assert str(unchosen.value) == (
+        "sent.zip dataset survey has 2 layers: north (Polygon, 2 features), south (Polygon, "
+        "2 features); choose one with --layer survey:LAYER (e.g. --layer survey:north)"
+    )
+    with pytest.raises(LandReleaseError) as unknown:
+        import_file(imports_db, archive, layer="survey:east")
+    assert str(unknown.value).startswith("sent.zip: no layer 'east'; layers are north")
+    assert fingerprint(imports_db) == before
+    result = import_file(imports_db, archive, layer="survey:south")
+    assert result.status == "applied", result.problems
+    assert set(_names(imports_db)) == set(hazards["hazard_id"].iloc[2:4])
+
+
 @pytest.mark.parametrize(("archive", "missing"), [("no_shx.zip", ".shx"), ("no_dbf.zip", ".dbf")])
 def test_a_loose_shapefile_missing_a_sidecar_is_refused_the_same_way(
     imports_db: Engine, tmp_path: Path, archive: str, missing: str

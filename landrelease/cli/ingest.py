@@ -14,7 +14,13 @@ from tqdm import tqdm
 
 from landrelease.cli import options
 from landrelease.cli.context import engine
-from landrelease.ingest import available_profiles, import_file, load_profile, validate_profile
+from landrelease.ingest import (
+    available_profiles,
+    import_file,
+    load_profile,
+    profile_notes,
+    validate_profile,
+)
 from landrelease.ingest.apply import REFUSED_FILE
 from landrelease.ingest.history import imports
 from landrelease.ingest.profiles import DEFAULT_PROFILE, profile_path
@@ -167,5 +173,7 @@ def validate(ctx: click.Context, profiles: tuple[str, ...]) -> None:
                 click.echo(f"  {problem}")
         else:
             click.echo(f"{path}: valid")
+            for note in profile_notes(path):
+                click.echo(f"  note: {note}")
     if failed:
         ctx.exit(1)

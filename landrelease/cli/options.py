@@ -62,7 +62,11 @@ optional_geometry = click.option(
 crs = click.option(
     "--crs", help="CRS of the geometry (e.g. EPSG:32634); required when the file has none."
 )
-layer = click.option("--layer", help="Layer of a multi-layer file (GeoPackage, KML).")
+layer = click.option(
+    "--layer",
+    help="Layer of a multi-layer file (GeoPackage, KML), or dataset of an archive of several "
+    "(its path inside; DATASET:LAYER for a GeoPackage's layer).",
+)
 organisation = click.option("--organisation", help="Organisation that did the work.")
 activity = click.option(
     "--activity",

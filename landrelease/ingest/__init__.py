@@ -5,7 +5,13 @@ calls it and prints :mod:`landrelease.ingest.report`.
 """
 
 from landrelease.ingest.apply import Change, ImportResult, import_file
-from landrelease.ingest.profiles import Profile, available_profiles, load_profile, validate_profile
+from landrelease.ingest.profiles import (
+    Profile,
+    available_profiles,
+    load_profile,
+    profile_notes,
+    validate_profile,
+)
 from landrelease.ingest.validate import Problem
 
 __all__ = [
@@ -16,5 +22,6 @@ __all__ = [
     "available_profiles",
     "import_file",
     "load_profile",
+    "profile_notes",
     "validate_profile",
 ]

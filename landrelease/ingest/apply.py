@@ -36,7 +36,12 @@ from landrelease.errors import (
     TransitionRefused,
 )
 from landrelease.ingest.ahead import RecordAhead, recording_ahead
-from landrelease.ingest.profiles import DEFAULT_PROFILE, Profile, load_profile
+from landrelease.ingest.profiles import (
+    DEFAULT_PROFILE,
+    UNSTATED_CONTAMINATION,
+    Profile,
+    load_profile,
+)
 from landrelease.ingest.read import read_features
 from landrelease.ingest.shapes import shape_table
 from landrelease.ingest.validate import (
@@ -535,7 +540,7 @@ def _hazard_input(staged: Staged, activity_ids: dict[str, int]) -> HazardInput:
         geometry=staged.clean,  # type: ignore[arg-type]  # checked already
         crs=4326,
         recorded_date=staged.date,  # type: ignore[arg-type]
-        contamination=Contamination(staged.contamination or Contamination.ERW.value),
+        contamination=Contamination(staged.contamination or UNSTATED_CONTAMINATION.value),
         organisation=staged.organisation,
         name=staged.name,
         activity_id=activity_ids.get(staged.activity_reference or ""),

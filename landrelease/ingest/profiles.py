@@ -25,13 +25,16 @@ import yaml
 
 from landrelease.errors import LandReleaseError
 from landrelease.geometry import MAX_REPAIR_CHANGE, to_crs
-from landrelease.vocabulary import ItemType
+from landrelease.vocabulary import Contamination, ItemType
 
 #: Environment variable naming the profile folder, for installs without the source tree.
 ETL_ENV = "LANDRELEASE_ETL"
 
 #: The profile used when none is named.
 DEFAULT_PROFILE = "generic"
+
+#: The contamination type of a new hazard whose file and profile state none.
+UNSTATED_CONTAMINATION = Contamination.ERW
 
 SCHEMA_FILE = "profile.schema.json"
 
@@ -226,6 +229,34 @@ def _not_utf8(path: Path, data: bytes, error: UnicodeDecodeError) -> str:
 def validate_profile(path: str | Path) -> list[str]:
     """Problems of the profile file at ``path`` (empty when it is usable)."""
     return problems_in(_parse(Path(path)))
+
+
+def profile_notes(path: str | Path) -> list[str]:
+    """What a valid profile at ``path`` will do that its author may not expect.
+
+    A profile without a default activity type is valid (a KoboToolbox form always asks for
+    it), but it refuses every feature of a file that has none of its activity-type fields;
+    the officer should learn that from ``profile validate``, not from a refused import.
+    """
+    document = _parse(Path(path))
+    if not isinstance(document, dict) or problems_in(document):
+        return []
+    defaults = document.get("defaults") or {}
+    fields = document.get("fields") or {}
+    notes = []
+    if "activity_type" not in defaults:
+        names = ", ".join(_names(fields["activity_type"])) if "activity_type" in fields else ""
+        where = f"none of its activity-type fields ({names})" if names else "no activity type"
+        notes.append(
+            f"defaults/activity_type is not set: every feature of a file with {where} is "
+            "refused; set it to HAZARD to read such files as new hazards"
+        )
+    if "contamination" not in defaults:
+        notes.append(
+            "defaults/contamination is not set: a new hazard with no contamination type is "
+            f"recorded as {UNSTATED_CONTAMINATION.value}"
+        )
+    return notes
 
 
 def profile_path(name_or_path: str | Path) -> Path:

@@ -19,7 +19,8 @@ reads only byte-oriented encodings.
 
 An archive (zip, KMZ) may hold several datasets: each is named by its path inside the archive
 (by its file name without extension when that is unique), they are listed, and one is chosen
-with ``--layer``, as for the layers of a GeoPackage.
+with ``--layer``, as for the layers of a GeoPackage; ``--layer DATASET:LAYER`` chooses a layer
+of a GeoPackage among them.
 
 Nothing is written here: a file is read, hashed (the import ledger keys on the SHA-256 of the
 bytes received) and handed on to validation.
@@ -30,6 +31,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import shlex
 import shutil
 import struct
 import tempfile
@@ -194,14 +196,16 @@ def _dataset_names(datasets: Sequence[_Dataset]) -> list[str]:
 
 def _pick_dataset(
     label: str, datasets: Sequence[_Dataset], layer: str | None
-) -> tuple[_Dataset, str | None]:
-    """The dataset to read and the layer left to choose in it; refuses an ambiguous choice.
+) -> tuple[_Dataset, str | None, str]:
+    """The dataset to read, the layer left to choose in it, and what ``--layer`` must start
+    with to choose one of its layers; refuses an ambiguous choice.
 
     With several datasets, ``layer`` names one of them: by its listed name, or by its path
-    inside the archive with or without extension.
+    inside the archive with or without extension; ``DATASET:LAYER`` also names a layer of a
+    GeoPackage among them.
     """
     if len(datasets) == 1:
-        return datasets[0], layer
+        return datasets[0], layer, ""
     names = _dataset_names(datasets)
     listing = ", ".join(
         f"{name} ({dataset.kind}, {_count_label(str(dataset.path), None)})"
@@ -212,9 +216,14 @@ def _pick_dataset(
             f"{label} holds {len(datasets)} datasets: {listing}; choose one with --layer"
         )
     wanted = layer.replace("\\", "/").strip("/")
-    for name, dataset in zip(names, datasets, strict=True):
-        if wanted in (name, str(dataset.member), str(dataset.member.with_suffix(""))):
-            return dataset, None
+    inner: str | None = None
+    for attempt in range(2):
+        for name, dataset in zip(names, datasets, strict=True):
+            if wanted in (name, str(dataset.member), str(dataset.member.with_suffix(""))):
+                return dataset, inner, f"{name}:"
+        if attempt or ":" not in wanted:
+            break
+        wanted, inner = wanted.rsplit(":", 1)
     raise LandReleaseError(f"{label}: no dataset {layer!r}; there are {listing}")
 
 
@@ -311,8 +320,13 @@ def _layer_summary(source: str, layers: np.ndarray) -> str:
     )
 
 
-def _choose_layers(label: str, source: str, layer: str | None) -> tuple[list[tuple[str, str]], str]:
-    """(GDAL source, layer) pairs to read, and the driver; refuses an ambiguous choice."""
+def _choose_layers(
+    label: str, source: str, layer: str | None, prefix: str = ""
+) -> tuple[list[tuple[str, str]], str]:
+    """(GDAL source, layer) pairs to read, and the driver; refuses an ambiguous choice.
+
+    ``prefix`` is what ``--layer`` starts with to name this file's layers (its dataset's name
+    inside an archive of several)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -338,9 +352,10 @@ def _choose_layers(label: str, source: str, layer: str | None) -> tuple[list[tup
         return [(source, layer)], driver
     if driver in ALL_LAYER_DRIVERS or len(names) == 1:
         return [(source, name) for name in names], driver
+    how = f" {prefix}LAYER (e.g. --layer {shlex.quote(prefix + names[0])})" if prefix else ""
     raise LandReleaseError(
-        f"{label} has {len(names)} layers: {_layer_summary(source, layers)}; choose one with "
-        "--layer"
+        f"{label}{' dataset ' + prefix[:-1] if prefix else ''} has {len(names)} layers: "
+        f"{_layer_summary(source, layers)}; choose one with --layer{how}"
     )
 
 
@@ -390,10 +405,10 @@ def read_features(
     codec = _codec(encoding)
     digest = sha256_of(path)
     with _datasets(path) as datasets:
-        dataset, layer = _pick_dataset(path.name, datasets, layer)
+        dataset, layer, prefix = _pick_dataset(path.name, datasets, layer)
         _check_shapefile(path.name, dataset)
         with _byte_text(dataset.path, codec) as (readable, codec_left):
-            pairs, driver = _choose_layers(path.name, _open_name(readable), layer)
+            pairs, driver = _choose_layers(path.name, _open_name(readable), layer, prefix)
             if codec_left is not None and driver in SELF_DESCRIBED_DRIVERS:
                 raise LandReleaseError(
                     f"{path.name}: --encoding does not apply to {driver} files, which say their "
