@@ -732,35 +732,33 @@ def test_hazards_are_never_deleted(world: Engine) -> None:
     assert "never deleted" in refused_sql(world, "DELETE FROM hazards WHERE status = 'released'")
 
 
-def test_an_event_of_a_hazard_that_does_not_exist_is_refused(world: Engine) -> None:
-    """Checked once per statement (migration 0007): every event of it, not just the first."""
-    with world.connect() as conn:
-        missing = conn.execute(text("SELECT max(id) + 1000 FROM hazards")).scalar_one()
-    message = refused_sql(
-        world,
-        "INSERT INTO ledger_events (hazard_id, kind, sign, hazard_class, piece, area_m2,"
-        " effective_date) SELECT v.id, 'recorded', 1, h.hazard_class, h.geom, h.area_m2,"
-        " h.recorded_date FROM (SELECT * FROM hazards WHERE status = 'active' LIMIT 1) h"
-        " CROSS JOIN LATERAL (VALUES (h.id), (CAST(:missing AS bigint))) v(id)",
-        {"missing": missing},
-    )
-    assert f"hazard {missing}, which does not exist" in message
-
-
-def test_an_event_of_an_activity_that_does_not_exist_is_refused(world: Engine) -> None:
-    """Checked once per statement (migration 0009), as the event's hazard is."""
+@pytest.mark.parametrize(
+    ("column", "table"), [("hazard_id", "hazards"), ("activity_id", "activities")]
+)
+def test_an_event_naming_a_row_that_does_not_exist_is_refused(
+    world: Engine, column: str, table: str
+) -> None:
+    """Checked once per statement (migrations 0007, 0009): every event of it, not just the
+    first. The statement records a real event again, then one naming a missing row."""
     with world.connect() as conn:
         missing = conn.execute(
-            text("SELECT coalesce(max(id), 0) + 1000 FROM activities")
+            text(f"SELECT coalesce(max(id), 0) + 1000 FROM {table}")
         ).scalar_one()
     message = refused_sql(
         world,
         "INSERT INTO ledger_events (hazard_id, activity_id, kind, sign, hazard_class, piece,"
-        " area_m2, effective_date) SELECT h.id, :missing, 'recorded', 1, h.hazard_class,"
-        " h.geom, h.area_m2, h.recorded_date FROM hazards h WHERE status = 'active' LIMIT 1",
-        {"missing": missing},
+        " area_m2, effective_date) SELECT v.hazard_id, v.activity_id, 'recorded', 1,"
+        " h.hazard_class, h.geom, h.area_m2, h.recorded_date"
+        " FROM (SELECT * FROM hazards WHERE status = 'active' LIMIT 1) h CROSS JOIN LATERAL"
+        " (VALUES (h.id, CAST(NULL AS bigint)), (coalesce(:hazard, h.id), :activity))"
+        " v(hazard_id, activity_id)",
+        {
+            "hazard": missing if column == "hazard_id" else None,
+            "activity": missing if column == "activity_id" else None,
+        },
     )
-    assert f"activity {missing}, which does not exist" in message
+    what = "for hazard" if column == "hazard_id" else "of activity"
+    assert f"ledger event {what} {missing}, which does not exist" in message
 
 
 def test_a_hazard_of_an_organisation_that_does_not_exist_is_refused(world: Engine) -> None:

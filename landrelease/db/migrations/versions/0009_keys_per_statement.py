@@ -35,41 +35,41 @@ _KEYS = (
     ("ledger_events", "ledger_events_activity_id_fkey", "activity_id", "activities"),
 )
 
-_EVENTS_KEYED = """
-CREATE OR REPLACE FUNCTION lr_ledger_events_keyed() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE missing bigint;
-BEGIN
-    SELECT n.hazard_id INTO missing FROM new_events n
-    WHERE NOT EXISTS (SELECT 1 FROM hazards h WHERE h.id = n.hazard_id) LIMIT 1;
+# One check: the first row of ``rows`` whose ``column`` names no row of ``referred``.
+_MISSING = """
+    SELECT n.{column} INTO missing FROM {rows} n
+    WHERE n.{column} IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM {referred} r WHERE r.id = n.{column}) LIMIT 1;
     IF FOUND THEN
-        RAISE EXCEPTION 'ledger event for hazard %, which does not exist', missing
+        RAISE EXCEPTION '{what} %, which does not exist', missing
             USING ERRCODE = 'foreign_key_violation';
-    END IF;
-    SELECT n.activity_id INTO missing FROM new_events n
-    WHERE n.activity_id IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM activities a WHERE a.id = n.activity_id) LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'ledger event of activity %, which does not exist', missing
-            USING ERRCODE = 'foreign_key_violation';
-    END IF;
-    RETURN NULL;
-END $$
-"""
+    END IF;"""
 
-_HAZARDS_KEYED = """
-CREATE FUNCTION lr_hazards_keyed() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE missing bigint;
-BEGIN
-    SELECT n.organisation_id INTO missing FROM new_hazards n
-    WHERE n.organisation_id IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM organisations o WHERE o.id = n.organisation_id) LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'hazard of organisation %, which does not exist', missing
-            USING ERRCODE = 'foreign_key_violation';
-    END IF;
-    RETURN NULL;
-END $$
-"""
+# 0007's check of the events' hazards, with their activities checked after it.
+_EVENTS_KEYED = replaceable(
+    load_revision("0007_ledger_hazard_key.py")._EVENTS_KEYED.replace(
+        "    RETURN NULL;",
+        _MISSING.format(
+            column="activity_id",
+            rows="new_events",
+            referred="activities",
+            what="ledger event of activity",
+        ).lstrip("\n")
+        + "\n    RETURN NULL;",
+    )
+)
+
+_HAZARDS_KEYED = (
+    "CREATE FUNCTION lr_hazards_keyed() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+    "DECLARE missing bigint;\nBEGIN"
+    + _MISSING.format(
+        column="organisation_id",
+        rows="new_hazards",
+        referred="organisations",
+        what="hazard of organisation",
+    )
+    + "\n    RETURN NULL;\nEND $$"
+)
 
 _HAZARD_REKEYED = """
 CREATE FUNCTION lr_hazard_rekeyed() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
