@@ -243,6 +243,11 @@ def pg_connection_string(url: str) -> str:
     return "PG:" + " ".join(f"{k}={v}" for k, v in parts.items() if v)
 
 
+def child_env(url: str) -> dict[str, str]:
+    """The environment of every measured child: the throw-away database, COPY for GDAL."""
+    return dict(os.environ, LANDRELEASE_DATABASE_URL=url, PG_USE_COPY="YES")
+
+
 def ogr2ogr_command(url: str, path: Path, table: str) -> list[str]:
     """ogr2ogr loading ``path`` into ``table`` by COPY, the fastest load GDAL offers."""
     return [
@@ -301,7 +306,7 @@ def one_round(engine: Engine, url: str, path: Path, folder: Path, turn: int) -> 
     """landrelease and both peers on the same file, the order turned by ``turn`` so that no
     one always runs first (or right after another's checkpoint); landrelease first in the list.
     """
-    env = dict(os.environ, LANDRELEASE_DATABASE_URL=url, PG_USE_COPY="YES")
+    env = child_env(url)
     commands = {
         "landrelease": [str(VENV_BIN / "landrelease"), "import", str(path)],
         "ogr2ogr": ogr2ogr_command(url, path, "bench_ogr2ogr"),
@@ -371,9 +376,11 @@ def main() -> None:
             f"landrelease peak memory = {peak:,.0f} MB (target < 2,048)"
         )
         monthly = make_monthly_file(hazards, args.seed, folder)
-        env = dict(os.environ, LANDRELEASE_DATABASE_URL=url, PG_USE_COPY="YES")
         ogr_monthly = run_child(
-            "ogr2ogr", ogr2ogr_command(url, monthly, "bench_ogr2ogr_monthly"), env, folder
+            "ogr2ogr",
+            ogr2ogr_command(url, monthly, "bench_ogr2ogr_monthly"),
+            child_env(url),
+            folder,
         )
         seconds, done = apply_monthly(engine, monthly)
         print(

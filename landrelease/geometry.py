@@ -172,16 +172,12 @@ def _areas_of_rings(
     measured by GeographicLib. Every ring is taken by absolute value: shells add, holes subtract.
     """
     rings, polygons, owners = offsets
-    ring_of, edge = _edge_starts(rings)
-    xyz = _to_ecef(coords[:, 0], coords[:, 1])
-    chord = np.diff(xyz, axis=0)[edge]
+    ring_of, edge, xyz, chord = _edges(coords, rings)
     if (np.einsum("ij,ij->i", chord, chord) > SIMPSON_MAX_EDGE_M**2).any():
         # Each long edge is split as it would be alone, so a polygon measures the same in any
         # batch; the pieces' chords are within a micrometre of the limit, short enough.
         coords, rings = _densify_rings(coords, rings, SIMPSON_MAX_EDGE_M)
-        ring_of, edge = _edge_starts(rings)
-        xyz = _to_ecef(coords[:, 0], coords[:, 1])
-        chord = np.diff(xyz, axis=0)[edge]
+        ring_of, edge, xyz, chord = _edges(coords, rings)
     lam = np.radians(coords[:, 0])
     y = _authalic(coords[:, 1])
     base = y[rings[:-1]][ring_of]  # heights from the ring's first vertex: less cancellation
@@ -473,6 +469,17 @@ def _edge_starts(offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ring_of, np.flatnonzero(starts)
 
 
+def _edges(
+    coords: np.ndarray, offsets: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For closed rings stored one after another: the ring of each vertex, the vertices that
+    start an edge (see :func:`_edge_starts`), every vertex Earth-centred, and each edge's chord
+    through the Earth."""
+    ring_of, first = _edge_starts(offsets)
+    xyz = _to_ecef(coords[:, 0], coords[:, 1])
+    return ring_of, first, xyz, np.diff(xyz, axis=0)[first]
+
+
 def _densify_rings(
     coords: np.ndarray, offsets: np.ndarray, max_edge_m: float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -485,9 +492,7 @@ def _densify_rings(
     all rings at once, each ring's result is what it would be alone.
     """
     offsets = np.asarray(offsets)
-    ring_of, first = _edge_starts(offsets)
-    xyz = _to_ecef(coords[:, 0], coords[:, 1])
-    chord = np.diff(xyz, axis=0)[first]
+    ring_of, first, xyz, chord = _edges(coords, offsets)
     length = np.sqrt(np.einsum("ij,ij->i", chord, chord))
     steps = np.maximum(np.ceil(length / max_edge_m).astype(int), 1)
     edge = np.repeat(np.arange(len(steps)), steps)

@@ -72,6 +72,19 @@ def fingerprint(engine: Engine) -> tuple[object, ...]:
         )
 
 
+def refusal(engine: Engine, path: Path, **options: str) -> str:
+    """Import ``path`` with ``options``, which must refuse the whole file and write nothing;
+    returns the refusal's message."""
+    from landrelease.errors import LandReleaseError
+    from landrelease.ingest import import_file
+
+    before = fingerprint(engine)
+    with pytest.raises(LandReleaseError) as refused:
+        import_file(engine, path, **options)  # type: ignore[arg-type]
+    assert fingerprint(engine) == before
+    return str(refused.value)
+
+
 def geod_area(geom: BaseGeometry) -> float:
     """Geodesic area of a lon/lat polygon, rings oriented as pyproj.Geod needs them."""
     area, _ = GEOD.geometry_area_perimeter(shapely.orient_polygons(geom))

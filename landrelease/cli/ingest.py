@@ -16,10 +16,9 @@ from landrelease.cli import options
 from landrelease.cli.context import engine
 from landrelease.ingest import (
     available_profiles,
+    check_profile,
     import_file,
     load_profile,
-    profile_notes,
-    validate_profile,
 )
 from landrelease.ingest.apply import REFUSED_FILE
 from landrelease.ingest.history import imports
@@ -165,7 +164,7 @@ def validate(ctx: click.Context, profiles: tuple[str, ...]) -> None:
     failed = 0
     for name in profiles or tuple(available_profiles()):
         path = profile_path(name)
-        problems = validate_profile(path)
+        problems, notes = check_profile(path)
         if problems:
             failed += 1
             click.echo(f"{path}: {len(problems)} problem(s)")
@@ -173,7 +172,7 @@ def validate(ctx: click.Context, profiles: tuple[str, ...]) -> None:
                 click.echo(f"  {problem}")
         else:
             click.echo(f"{path}: valid")
-            for note in profile_notes(path):
+            for note in notes:
                 click.echo(f"  note: {note}")
     if failed:
         ctx.exit(1)

@@ -8,8 +8,8 @@ from landrelease.ingest.apply import Change, ImportResult, import_file
 from landrelease.ingest.profiles import (
     Profile,
     available_profiles,
+    check_profile,
     load_profile,
-    profile_notes,
     validate_profile,
 )
 from landrelease.ingest.validate import Problem
@@ -20,8 +20,8 @@ __all__ = [
     "Problem",
     "Profile",
     "available_profiles",
+    "check_profile",
     "import_file",
     "load_profile",
-    "profile_notes",
     "validate_profile",
 ]

@@ -228,19 +228,26 @@ def _not_utf8(path: Path, data: bytes, error: UnicodeDecodeError) -> str:
 
 def validate_profile(path: str | Path) -> list[str]:
     """Problems of the profile file at ``path`` (empty when it is usable)."""
-    return problems_in(_parse(Path(path)))
+    return check_profile(path)[0]
 
 
-def profile_notes(path: str | Path) -> list[str]:
-    """What a valid profile at ``path`` will do that its author may not expect.
+def check_profile(path: str | Path) -> tuple[list[str], list[str]]:
+    """The problems of the profile file at ``path``, and, when it has none, the notes on what
+    it will do that its author may not expect (see :func:`_notes_on`)."""
+    document = _parse(Path(path))
+    problems = problems_in(document)
+    if problems or not isinstance(document, dict):
+        return problems, []
+    return [], _notes_on(document)
+
+
+def _notes_on(document: dict[str, Any]) -> list[str]:
+    """What a valid profile will do that its author may not expect.
 
     A profile without a default activity type is valid (a KoboToolbox form always asks for
     it), but it refuses every feature of a file that has none of its activity-type fields;
     the officer should learn that from ``profile validate``, not from a refused import.
     """
-    document = _parse(Path(path))
-    if not isinstance(document, dict) or problems_in(document):
-        return []
     defaults = document.get("defaults") or {}
     fields = document.get("fields") or {}
     notes = []
