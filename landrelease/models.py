@@ -26,6 +26,7 @@ from sqlalchemy import (
     SmallInteger,
     Text,
     func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -450,6 +451,11 @@ class Import(Base):
     )
     summary: Mapped[dict[str, object]] = mapped_column(
         JSONB, comment="Counts and m² by kind and class"
+    )
+    problems: Mapped[list[dict[str, object]]] = mapped_column(
+        JSONB,
+        server_default=text("'[]'::jsonb"),
+        comment="Problems found in the file (feature, source ID, code, action, message)",
     )
 
     __table_args__ = (

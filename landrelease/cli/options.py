@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import click
 
@@ -83,3 +84,9 @@ items = click.option(
     "Repeatable.",
 )
 note = click.option("--note", help="Free-text note kept on the ledger event.")
+report = click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the per-feature report to this .csv or .json file.",
+)

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from landrelease.ingest.apply import Change
+from landrelease.ingest.validate import Problem
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class ImportRecord:
     applied: int
     sha256: str
     summary: dict[str, Any]
+    problems: int = 0  # how many were kept with it (migration 0010)
 
     @property
     def changes(self) -> list[Change]:
@@ -40,17 +42,16 @@ class ImportRecord:
         return int(self.summary.get(name, 0))
 
 
-_IMPORTS = text(
-    """
-    SELECT id, imported_at, file_name, layers, profile, features, applied, sha256, summary
-    FROM imports ORDER BY id DESC LIMIT :limit
-    """
-)
+# ``where`` is one of this module's constants; values are bound.
+_IMPORTS = """
+    SELECT id, imported_at, file_name, layers, profile, features, applied, sha256, summary,
+           jsonb_array_length(problems) AS problems
+    FROM imports {where} ORDER BY id DESC LIMIT :limit
+"""
 
 
-def imports(connection: Connection, *, limit: int | None = None) -> list[ImportRecord]:
-    """The ``limit`` newest imports (all when None), newest first."""
-    rows = connection.execute(_IMPORTS, {"limit": limit})
+def _records(connection: Connection, where: str, params: dict[str, object]) -> list[ImportRecord]:
+    rows = connection.execute(text(_IMPORTS.format(where=where)), params)
     return [
         ImportRecord(
             row.id,
@@ -62,9 +63,29 @@ def imports(connection: Connection, *, limit: int | None = None) -> list[ImportR
             row.applied,
             row.sha256,
             row.summary,
+            row.problems,
         )
         for row in rows
     ]
 
 
-__all__ = ["ImportRecord", "imports"]
+def imports(connection: Connection, *, limit: int | None = None) -> list[ImportRecord]:
+    """The ``limit`` newest imports (all when None), newest first."""
+    return _records(connection, "", {"limit": limit})
+
+
+def imported(connection: Connection, import_id: int) -> ImportRecord | None:
+    """Import number ``import_id``, or None when there is none."""
+    found = _records(connection, "WHERE id = :id", {"id": import_id, "limit": 1})
+    return found[0] if found else None
+
+
+def problems_of(connection: Connection, import_id: int) -> list[Problem]:
+    """The problems kept with import ``import_id``, in the order its report listed them."""
+    stored = connection.execute(
+        text("SELECT problems FROM imports WHERE id = :id"), {"id": import_id}
+    ).scalar_one()
+    return [Problem(**problem) for problem in stored]
+
+
+__all__ = ["ImportRecord", "imported", "imports", "problems_of"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from landrelease.ingest.apply import (
     ImportResult,
 )
 from landrelease.ingest.history import ImportRecord
-from landrelease.ingest.validate import Problem, shown
+from landrelease.ingest.validate import REFUSED, REPAIRED, SKIPPED, WARNING, Problem, shown
 from landrelease.units import format_area
 
 COLUMNS = ("feature", "source_id", "problem", "action", "message")
@@ -42,7 +43,7 @@ def _rows(result: ImportResult) -> list[tuple[str, ...]]:
         rows.append(
             ("file", "", "already_imported", "skipped", f"already imported: {result.previous}")
         )
-    return [tuple(inert_text(cell) for cell in row) for row in rows]
+    return rows
 
 
 def report_target(path: str | Path) -> Path:
@@ -62,7 +63,27 @@ def report_target(path: str | Path) -> Path:
 
 
 def write_report(result: ImportResult, path: str | Path) -> Path:
-    """Write the report as CSV (one row per problem) or JSON (everything), by extension.
+    """Write the report as CSV (one row per problem) or JSON (everything), by extension."""
+    return _write(path, _rows(result), result.as_dict())
+
+
+def write_import_problems(
+    record: ImportRecord, problems: Sequence[Problem], path: str | Path
+) -> Path:
+    """Write the problems kept with an applied import, as its report would have had them."""
+    document = {
+        "import_id": record.import_id,
+        "file": record.file_name,
+        "sha256": record.sha256,
+        "profile": record.profile,
+        "layers": record.layers,
+        "problems": [p.__dict__ for p in problems],
+    }
+    return _write(path, [_row(p) for p in problems], document)
+
+
+def _write(path: str | Path, rows: Sequence[tuple[str, ...]], document: object) -> Path:
+    """The one writer of reports: CSV ``rows`` or the JSON ``document``, by extension.
 
     Text cells of the CSV are made inert (:func:`landrelease.cells.inert_text`): source IDs
     and messages come from the field file.
@@ -70,13 +91,13 @@ def write_report(result: ImportResult, path: str | Path) -> Path:
     target = report_target(path)
     try:
         if target.suffix.lower() == ".json":
-            content = json.dumps(result.as_dict(), indent=2, default=str)
+            content = json.dumps(document, indent=2, default=str)
             target.write_text(content, encoding="utf-8")
         else:
             with target.open("w", newline="", encoding="utf-8") as stream:
                 writer = csv.writer(stream)
                 writer.writerow(COLUMNS)
-                writer.writerows(_rows(result))
+                writer.writerows(tuple(inert_text(cell) for cell in row) for row in rows)
     except OSError as exc:
         raise LandReleaseError(f"report {target}: {exc.strerror or exc}") from exc
     return target
@@ -88,14 +109,29 @@ def _detail(problem: Problem) -> str:
     return rest if sep and head.startswith("feature ") else problem.message
 
 
-def problems_table(problems: Sequence[Problem]) -> str:
-    """An aligned text table of the problems, one line each (details are never cut)."""
+#: Which problems a shortened table keeps first: those that stop the file, then the changes
+#: made to it, then what was only noted.
+_SEVERITY = {REFUSED: 0, REPAIRED: 1, WARNING: 2, SKIPPED: 3}
+
+
+def problems_table(problems: Sequence[Problem], limit: int | None = None) -> str:
+    """An aligned text table of the problems, one line each (details are never cut).
+
+    With ``limit``, a longer list shows only that many rows, the most severe first, kept in
+    file order, and says how many it left out: a national baseline can carry thousands of
+    warnings, and the officer reads the terminal for what stops the file. Every row is in the
+    written report.
+    """
     if not problems:
         return ""
+    shown_problems = list(problems)
+    if limit is not None and len(problems) > limit:
+        ranked = sorted(range(len(problems)), key=lambda i: _SEVERITY.get(problems[i].action, 4))
+        shown_problems = [problems[i] for i in sorted(ranked[:limit])]
     header = ("feature", "ID", "problem", "action", "detail")
     rows = [
         (feature, shown(source), code, action, _detail(p))
-        for p in problems
+        for p in shown_problems
         for feature, source, code, action, _ in [_row(p)]
     ]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
@@ -104,7 +140,24 @@ def problems_table(problems: Sequence[Problem]) -> str:
         cells = [row[i].ljust(widths[i]) for i in range(4)]
         lines.append("  ".join([*cells, row[4]]).rstrip())
     lines.insert(1, "  ".join("-" * w for w in widths) + "  " + "-" * 6)
+    if len(shown_problems) < len(problems):
+        lines.append(
+            f"... {len(problems) - len(shown_problems)} more row(s) not shown: "
+            f"{len(shown_problems)} of {len(problems)}, the most severe first"
+        )
     return "\n".join(lines)
+
+
+def problem_counts(problems: Sequence[Problem]) -> str:
+    """One line per problem code and action with its count, most frequent first, e.g.
+    ``  78  partly_outside  warning``: what a long table adds up to."""
+    counts = Counter((p.code, p.action) for p in problems)
+    ordered = sorted(counts.items(), key=lambda kv: (_SEVERITY.get(kv[0][1], 4), -kv[1], kv[0]))
+    width = max((len(str(n)) for n in counts.values()), default=1)
+    code_width = max((len(code) for code, _ in counts), default=0)
+    return "\n".join(
+        f"  {n:>{width}}  {code:<{code_width}}  {action}" for (code, action), n in ordered
+    )
 
 
 _HEADLINES = {
@@ -132,8 +185,8 @@ def past_import(record: ImportRecord) -> str:
         f"#{record.import_id}  {when:%Y-%m-%d %H:%M %Z}  {record.file_name}{layers} "
         f"(profile {record.profile})",
         f"  read {record.features}, applied {record.applied} "
-        f"(repaired {record.count('repaired')}), skipped {record.count('skipped')}; "
-        f"sha256 {record.sha256[:12]}",
+        f"(repaired {record.count('repaired')}), skipped {record.count('skipped')}, "
+        f"problems {record.problems}; sha256 {record.sha256[:12]}",
         *change_lines(record.changes),
     ]
     if record.count("activities") or record.count("marked"):
