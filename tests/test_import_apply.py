@@ -207,7 +207,21 @@ def big_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def test_killed_midway_the_database_is_unchanged(imports_db: Engine, big_file: Path) -> None:
+def _stopped(stage: str, done: int, total: int) -> bool:
+    """Where each signal is sent: halfway through the batches, or as the last stage begins
+    (measuring the derived tables, just before the commit)."""
+    return (stage == "apply" and 0 < done < total) or (stage == "measure" and done == 0)
+
+
+@pytest.mark.parametrize(
+    ("sent", "at"),
+    [(signal.SIGKILL, "apply"), (signal.SIGINT, "apply"), (signal.SIGINT, "measure")],
+    ids=["killed-while-applying", "ctrl-c-while-applying", "ctrl-c-while-measuring"],
+)
+def test_stopped_midway_the_database_is_unchanged(
+    imports_db: Engine, big_file: Path, sent: signal.Signals, at: str
+) -> None:
+    """SIGKILL leaves the server to roll back; Ctrl-C is caught, rolled back and said."""
     before = fingerprint(imports_db)
     env = dict(os.environ)
     env["LANDRELEASE_DATABASE_URL"] = imports_db.url.render_as_string(hide_password=False)
@@ -219,20 +233,33 @@ def test_killed_midway_the_database_is_unchanged(imports_db: Engine, big_file: P
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl-C as a terminal sends it, whatever the runner's own shell ignores.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     ) as process:
         deadline = time.monotonic() + 120
         assert process.stderr is not None
         for line in process.stderr:
             seen.append(line.strip())
             stage, _, counts = line.strip().partition(": ")
-            if stage == "apply":
-                done, total = (int(v) for v in counts.split("/"))
-                assert 0 < done < total, seen  # some batches written, the rest still to come
-                os.kill(process.pid, signal.SIGKILL)
+            if stage == at and _stopped(stage, *(int(v) for v in counts.split("/"))):
+                os.kill(process.pid, sent)
                 break
             assert time.monotonic() < deadline, seen
-        process.kill()  # no-op once killed; ends the process if the loop failed
+        rest = process.stderr.read()
+        process.kill()  # no-op once stopped; ends the process if the loop failed
         process.wait(timeout=30)
-    assert process.returncode == -signal.SIGKILL, seen
-    assert any(s.startswith("apply: ") for s in seen), seen
+    assert any(s.startswith(f"{at}: ") for s in seen), seen
+    if sent == signal.SIGKILL:
+        assert process.returncode == -signal.SIGKILL, seen
+        assert fingerprint(imports_db) == before
+        return
+    assert process.returncode == 130, (seen, rest)
+    assert "Traceback" not in rest
+    if "interrupted after the commit" in rest:  # the signal came late; the message says so
+        assert at == "measure", rest
+        with imports_db.connect() as connection:
+            newest = connection.execute(text("SELECT max(id) FROM imports")).scalar_one()
+        assert f"the file was applied as import #{newest}" in rest
+        return
+    assert "interrupted: nothing was imported (a file applies all or nothing)" in rest
     assert fingerprint(imports_db) == before

@@ -23,8 +23,15 @@ from landrelease.ingest import (
     load_profile,
 )
 from landrelease.ingest.apply import REFUSED_FILE
-from landrelease.ingest.history import imported, imports, problems_of
+from landrelease.ingest.history import (
+    applied_since,
+    imported,
+    imports,
+    newest_import,
+    problems_of,
+)
 from landrelease.ingest.profiles import DEFAULT_PROFILE, profile_path
+from landrelease.ingest.read import sha256_of
 from landrelease.ingest.report import (
     past_import,
     problem_counts,
@@ -40,6 +47,9 @@ PROGRESS_FROM = 1000
 
 #: Problem rows the terminal shows by default; a longer list is cut, the most severe kept.
 PROBLEM_ROWS = 50
+
+#: Exit status of an import stopped by Ctrl-C (128 + SIGINT, as a shell reports it).
+INTERRUPTED = 130
 
 #: Seconds between redraws of the progress bars on a terminal.
 REDRAW_S = 0.5
@@ -142,6 +152,8 @@ def import_command(
     """
     if report_path is not None:
         report_target(report_path)  # a bad report name is refused before anything is done
+    with engine(ctx).connect() as connection:
+        newest = newest_import(connection)
     progress = _Progress()
     try:
         result = import_file(
@@ -154,6 +166,10 @@ def import_command(
             dry_run=dry_run,
             progress=progress,
         )
+    except KeyboardInterrupt:
+        progress.close()
+        click.echo(_interrupted(ctx, file, newest), err=True)
+        ctx.exit(INTERRUPTED)
     finally:
         progress.close()
     table = problems_table(result.problems, limit=problem_rows or None)
@@ -169,6 +185,20 @@ def import_command(
         click.echo(f"report: {write_report(result, report_path)}")
     if result.status == REFUSED_FILE:
         ctx.exit(1)
+
+
+def _interrupted(ctx: click.Context, file: Path, newest: int) -> str:
+    """What an interrupted import left: nothing, unless Ctrl-C came as the commit finished
+    (the interrupt is only seen once the commit returns), and then the import it made."""
+    try:
+        digest = sha256_of(file)
+    except OSError:
+        return "interrupted: see landrelease imports for whether the file was applied"
+    with engine(ctx).connect() as connection:
+        made = applied_since(connection, digest, newest)
+    if made is not None:
+        return f"interrupted after the commit: the file was applied as import #{made}"
+    return "interrupted: nothing was imported (a file applies all or nothing)"
 
 
 def _where_every_row_is(import_id: int | None) -> str:

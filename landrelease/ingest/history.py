@@ -80,6 +80,20 @@ def imported(connection: Connection, import_id: int) -> ImportRecord | None:
     return found[0] if found else None
 
 
+def newest_import(connection: Connection) -> int:
+    """The number of the newest import (0 when there is none): an import that commits after
+    this was read has a larger one."""
+    return connection.execute(text("SELECT COALESCE(max(id), 0) FROM imports")).scalar_one()
+
+
+def applied_since(connection: Connection, sha256: str, after: int) -> int | None:
+    """The import of the file with this SHA-256 numbered after ``after``, if there is one."""
+    return connection.execute(
+        text("SELECT max(id) FROM imports WHERE sha256 = :sha AND id > :after"),
+        {"sha": sha256, "after": after},
+    ).scalar_one()
+
+
 def problems_of(connection: Connection, import_id: int) -> list[Problem]:
     """The problems kept with import ``import_id``, in the order its report listed them."""
     stored = connection.execute(
@@ -88,4 +102,4 @@ def problems_of(connection: Connection, import_id: int) -> list[Problem]:
     return [Problem(**problem) for problem in stored]
 
 
-__all__ = ["ImportRecord", "imported", "imports", "problems_of"]
+__all__ = ["ImportRecord", "applied_since", "imported", "imports", "newest_import", "problems_of"]
