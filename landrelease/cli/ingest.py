@@ -217,6 +217,7 @@ def _where_every_row_is(import_id: int | None) -> str:
     "--problems",
     "import_id",
     type=click.IntRange(min=1),
+    metavar="ID",
     help="Show every problem kept with import ID (its warnings, repairs and skips).",
 )
 @options.report
