@@ -14,9 +14,9 @@ from sqlalchemy import Engine
 
 from landrelease.cli import main
 from landrelease.ingest import import_file
+from landrelease.ingest.findings import REFUSED, REPAIRED, WARNING, Problem
 from landrelease.ingest.history import problems_of
 from landrelease.ingest.report import problem_counts, problems_table, write_report
-from landrelease.ingest.validate import REFUSED, REPAIRED, WARNING, Problem
 
 __all__ = ["imports_db"]
 

@@ -20,15 +20,10 @@ from sqlalchemy import Engine, text
 from landrelease.db.staging import number_array, text_array
 from landrelease.geometry import CleanPolygon
 from landrelease.ingest import load_profile
+from landrelease.ingest.findings import Action, Staged
+from landrelease.ingest.in_database import _covered, _in_any
 from landrelease.ingest.read import Features, _python_values, decode_geometries
-from landrelease.ingest.validate import (
-    Action,
-    Staged,
-    _covered,
-    _in_any,
-    _polygon_keys,
-    check_features,
-)
+from landrelease.ingest.validate import _polygon_keys, check_features
 
 TODAY = dt.date(2025, 1, 1)
 

@@ -5,6 +5,7 @@ calls it and prints :mod:`landrelease.ingest.report`.
 """
 
 from landrelease.ingest.apply import Change, ImportResult, import_file
+from landrelease.ingest.findings import Problem
 from landrelease.ingest.profiles import (
     Profile,
     available_profiles,
@@ -12,7 +13,6 @@ from landrelease.ingest.profiles import (
     load_profile,
     validate_profile,
 )
-from landrelease.ingest.validate import Problem
 
 __all__ = [
     "Change",

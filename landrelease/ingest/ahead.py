@@ -24,7 +24,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import NestedTransaction
 
-from landrelease.ingest.validate import Action, Checked, Progress, Staged
+from landrelease.ingest.findings import Action, Checked, Progress, Staged
 from landrelease.release import HazardInput, Ledger, Recorded
 
 #: Files with fewer features are checked, then applied: there is nothing to overlap.

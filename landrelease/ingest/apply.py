@@ -37,15 +37,7 @@ from landrelease.errors import (
     TransitionRefused,
 )
 from landrelease.ingest.ahead import RecordAhead, recording_ahead
-from landrelease.ingest.profiles import (
-    DEFAULT_PROFILE,
-    UNSTATED_CONTAMINATION,
-    Profile,
-    load_profile,
-)
-from landrelease.ingest.read import read_features
-from landrelease.ingest.shapes import shape_table
-from landrelease.ingest.validate import (
+from landrelease.ingest.findings import (
     ACTIVITY_KIND,
     REFUSED,
     RELEASE_KIND,
@@ -56,10 +48,18 @@ from landrelease.ingest.validate import (
     Progress,
     Staged,
     activity_items,
-    check_database,
-    check_features,
     label_of,
 )
+from landrelease.ingest.in_database import check_database
+from landrelease.ingest.profiles import (
+    DEFAULT_PROFILE,
+    UNSTATED_CONTAMINATION,
+    Profile,
+    load_profile,
+)
+from landrelease.ingest.read import read_features
+from landrelease.ingest.shapes import shape_table
+from landrelease.ingest.validate import check_features
 from landrelease.release import (
     SLIVER_M2,
     ActivityInput,

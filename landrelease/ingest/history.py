@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from landrelease.ingest.apply import Change
-from landrelease.ingest.validate import Problem
+from landrelease.ingest.findings import Problem
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ from landrelease.ingest.apply import (
     Change,
     ImportResult,
 )
+from landrelease.ingest.findings import REFUSED, REPAIRED, SKIPPED, WARNING, Problem, shown
 from landrelease.ingest.history import ImportRecord
-from landrelease.ingest.validate import REFUSED, REPAIRED, SKIPPED, WARNING, Problem, shown
 from landrelease.units import format_area
 
 COLUMNS = ("feature", "source_id", "problem", "action", "message")
