@@ -4,7 +4,10 @@ kept with an applied file (``landrelease imports --problems ID``)."""
 from __future__ import annotations
 
 import csv
+import io
 import json
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,7 @@ from importing import BAD, imports_db
 from sqlalchemy import Engine
 
 from landrelease.cli import main
+from landrelease.cli.ingest import REDRAW_S, _Progress
 from landrelease.ingest import import_file
 from landrelease.ingest.findings import REFUSED, REPAIRED, WARNING, Problem
 from landrelease.ingest.history import problems_of
@@ -47,6 +51,29 @@ def test_problem_counts_add_up_by_code_and_action_most_severe_first() -> None:
         "  1  self_intersection  repaired",
         "  2  partly_outside     warning",
     ]
+
+
+def test_a_stage_reported_only_at_its_start_keeps_its_time_running(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Measuring reports its start and its end only; its bar is redrawn meanwhile."""
+    terminal = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    progress = _Progress()
+    progress.tty = True  # as on a terminal
+    progress("measure", 0, 5000)
+    drawn = terminal.getvalue().count("measure")
+    deadline = time.monotonic() + 30
+    while terminal.getvalue().count("measure") == drawn and time.monotonic() < deadline:
+        time.sleep(0.05)
+    redrawn = terminal.getvalue().count("measure")
+    progress("measure", 5000, 5000)
+    progress.close()
+    assert drawn >= 1 and redrawn > drawn  # drawn again with no update in between
+    assert "0/5000" in terminal.getvalue() and "5000/5000" in terminal.getvalue()
+    settled = terminal.getvalue()
+    time.sleep(2 * REDRAW_S)  # a closed display is not drawn again
+    assert terminal.getvalue() == settled
 
 
 def run(engine: Engine, monkeypatch: pytest.MonkeyPatch, *args: str) -> Result:
