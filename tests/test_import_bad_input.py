@@ -23,6 +23,7 @@ from sqlalchemy import Engine, text
 
 from landrelease.errors import LandReleaseError
 from landrelease.ingest import import_file
+from landrelease.ingest.nul import nul_at
 
 __all__ = ["imports_db"]
 
@@ -104,6 +105,8 @@ CORPUS: dict[str, tuple[dict[str, str], bool, list[tuple[int | None, str, str]],
     "curved_wkt.csv": ({"crs": "EPSG:4326"}, False, [(4, "malformed_geometry", "refused")], False),
     "utf16_bom.csv": ({"crs": "EPSG:4326"}, False, [], True),
     "misclosure.csv": ({}, False, [(1, "misclosure", "refused")], False),
+    "nul_escape.geojson": ({}, False, [(2, "control_character", "refused")], False),
+    "nul_byte.geojson": ({}, False, [(2, "control_character", "refused")], False),
 }
 
 _SAVED_AS = "(or the encoding the file was saved in)"
@@ -150,6 +153,11 @@ REFUSED: dict[str, tuple[dict[str, str], str]] = {
         f"classes and dates; {_WHOLE} (zipped, for instance)",
     ),
     "empty_collection.geojson": ({}, "empty_collection.geojson: the file has no features"),
+    "nul_in_text.csv": (
+        {"crs": "EPSG:4326"},
+        "nul_in_text.csv: line 3, column 27 holds a NUL character (code 0), where reading "
+        "stops and the rest of its line is lost; remove it and import again",
+    ),
     "two_sheets.xlsx": (
         {},
         "two_sheets.xlsx has 2 layers: hazards (table, 2 rows), notes (table, 1 row); choose "
@@ -193,6 +201,47 @@ def test_bad_file_reports_the_exact_problem(imports_db: Engine, name: str) -> No
     else:
         assert result.status == "refused"
         assert fingerprint(imports_db) == before
+
+
+def test_a_nul_is_told_from_text_that_only_looks_like_one(tmp_path: Path) -> None:
+    """``\\u0000`` in JSON is a backslash and the text "u0000"; ``\\\u0000`` is a backslash
+    and then a NUL. Offsets are counted by hand in the bytes written."""
+    cases = {
+        b'{"id": "BA\\\\u0000"}': None,
+        b'{"id": "BA\\\\\\u0000"}': 12,
+        b'{"id": "BA\\u0000-1", "x": "\x00"}': 10,
+        b'{"id": "BA\x00"}': 10,
+    }
+    for number, (data, offset) in enumerate(cases.items()):
+        path = tmp_path / f"{number}.geojson"
+        path.write_bytes(data)
+        assert nul_at(path, json_escapes=True) == offset, data
+    table = tmp_path / "t.csv"
+    table.write_bytes(b"a,b\n1,\x002\n")
+    assert nul_at(table) == 6
+    assert nul_at(table, json_escapes=True) == 6
+    (tmp_path / "empty.csv").write_bytes(b"")
+    assert nul_at(tmp_path / "empty.csv") is None
+
+
+def test_a_nul_outside_the_values_refuses_the_file_saying_where(
+    imports_db: Engine, tmp_path: Path
+) -> None:
+    """A NUL in a field's name cannot be put back in a value: the file is refused, located."""
+    text_of = (BAD / "nul_escape.geojson").read_text(encoding="utf-8")
+    text_of = text_of.replace("\\u0000", "").replace('"organisation"', '"organi\\u0000sation"', 1)
+    path = tmp_path / "nul_in_name.geojson"
+    path.write_text(text_of, encoding="utf-8")
+    line = next(n for n, row in enumerate(text_of.splitlines(), 1) if "organi\\u0000sation" in row)
+    column = text_of.splitlines()[line - 1].index("\\u0000") + 1
+    before = fingerprint(imports_db)
+    with pytest.raises(LandReleaseError) as refused:
+        import_file(imports_db, path)
+    assert str(refused.value) == (
+        f"nul_in_name.geojson: line {line}, column {column} holds a NUL character (code 0), and "
+        "the text holding it cannot be read whole; remove it and import again"
+    )
+    assert fingerprint(imports_db) == before
 
 
 def test_messages_say_what_is_wrong(imports_db: Engine) -> None:

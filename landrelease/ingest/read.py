@@ -52,6 +52,7 @@ from landrelease.errors import LandReleaseError
 from landrelease.geometry import to_crs
 from landrelease.ingest.archive import is_archive, unpacked
 from landrelease.ingest.encoding import codec_name, region_reading
+from landrelease.ingest.nul import refuse_nul_in_table, restore_nul_text
 
 #: Extensions of datasets looked for inside an archive, and what each is called in messages.
 _DATASET_KINDS = {
@@ -409,6 +410,8 @@ def read_features(
         _check_shapefile(path.name, dataset)
         with _byte_text(dataset.path, codec) as (readable, codec_left):
             pairs, driver = _choose_layers(path.name, _open_name(readable), layer, prefix)
+            if driver == "CSV":
+                refuse_nul_in_table(path.name, readable)
             if codec_left is not None and driver in SELF_DESCRIBED_DRIVERS:
                 raise LandReleaseError(
                     f"{path.name}: --encoding does not apply to {driver} files, which say their "
@@ -435,6 +438,8 @@ def read_features(
                 Path(pairs[0][0].removeprefix("GeoJSON:")) if driver == "GeoJSON" else None
             )
             features = _combine(path.name, digest, driver, parts, encoding, declared)
+            if json_source is not None:
+                restore_nul_text(path.name, json_source, features.values, len(features), codec_left)
             if json_source is not None and any(
                 g is None and i not in features.notes for i, g in enumerate(features.geometries)
             ):

@@ -389,6 +389,11 @@ def make() -> None:
         "missing_reference.geojson",
         [hazard("BA-B-001", good), result("BA-B-001", square(0, 0, 100), activity_ref="")],
     )
+    # A NUL inside an ID, escaped as JSON writes it and as a raw byte: GDAL reads "BA-B-0".
+    write("nul_escape.geojson", [hazard("BA-B-001", good), hazard("BA-B-0\x0002", good2)])
+    (HERE / "nul_byte.geojson").write_bytes(
+        (HERE / "nul_escape.geojson").read_bytes().replace(b"\\u0000", b"\x00")
+    )
     names = gpd.GeoDataFrame(
         {
             "hazard_id": ["BA-B-001", "BA-B-002"],
@@ -488,6 +493,9 @@ def make_reading() -> None:
     )
     # What the reader refuses as a whole (tests/test_import_bad_input.py, REFUSED).
     (HERE / "cp1250.csv").write_bytes(wkt_table(hazards_frame(["Tuzla", "Brčko"])).encode("cp1250"))
+    (HERE / "nul_in_text.csv").write_text(
+        wkt_table(hazards_frame(["Tuzla", "Br\x00cko"])), encoding="utf-8"
+    )
     collection = {
         "type": "FeatureCollection",
         "features": [hazard("BA-R-001", square(0, 3000), name="Žepče")],
