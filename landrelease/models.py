@@ -26,7 +26,6 @@ from sqlalchemy import (
     SmallInteger,
     Text,
     func,
-    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -452,10 +451,10 @@ class Import(Base):
     summary: Mapped[dict[str, object]] = mapped_column(
         JSONB, comment="Counts and m² by kind and class"
     )
-    problems: Mapped[list[dict[str, object]]] = mapped_column(
+    problems: Mapped[list[dict[str, object]] | None] = mapped_column(
         JSONB,
-        server_default=text("'[]'::jsonb"),
-        comment="Problems found in the file (feature, source ID, code, action, message)",
+        comment="Problems found in the file (feature, source ID, code, action, message); "
+        "NULL for a file applied before they were kept",
     )
 
     __table_args__ = (

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from importing import BAD, imports_db
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from landrelease.cli import main
 from landrelease.cli.ingest import REDRAW_S, _Progress
@@ -143,6 +143,25 @@ def test_an_applied_import_keeps_its_problems(
     document = json.loads(as_json.read_text(encoding="utf-8"))
     assert (document["import_id"], document["sha256"]) == (result.import_id, result.sha256)
     assert document["problems"] == [p.__dict__ for p in result.problems]
+
+
+@pytest.mark.db
+def test_an_import_from_before_problems_were_kept_says_so(
+    imports_db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows written before migration 0010 hold NULL: unknown, which is not the same as none."""
+    result = import_file(imports_db, BAD / "partly_outside.geojson")
+    with imports_db.begin() as connection:
+        connection.execute(
+            text("UPDATE imports SET problems = NULL WHERE id = :id"), {"id": result.import_id}
+        )
+    assert ", problems not kept; sha256 " in run(imports_db, monkeypatch, "imports").output
+    shown = run(imports_db, monkeypatch, "imports", "--problems", str(result.import_id))
+    assert shown.exit_code == 1
+    assert (
+        f"import #{result.import_id} was applied before imports kept their problems; its "
+        "report was not stored"
+    ) in shown.output
 
 
 @pytest.mark.db

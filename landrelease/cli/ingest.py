@@ -253,6 +253,11 @@ def _show_problems(ctx: click.Context, import_id: int, report_path: Path | None)
             raise LandReleaseError(f"there is no import #{import_id}; see landrelease imports")
         problems = problems_of(connection, import_id)
     click.echo(past_import(record))
+    if problems is None:
+        raise LandReleaseError(
+            f"import #{import_id} was applied before imports kept their problems; its report "
+            "was not stored"
+        )
     if report_path is not None:
         click.echo(f"report: {write_import_problems(record, problems, report_path)}")
     elif problems:

@@ -30,7 +30,7 @@ class ImportRecord:
     applied: int
     sha256: str
     summary: dict[str, Any]
-    problems: int = 0  # how many were kept with it (migration 0010)
+    problems: int | None = None  # how many were kept with it; None: applied before 0010
 
     @property
     def changes(self) -> list[Change]:
@@ -94,12 +94,13 @@ def applied_since(connection: Connection, sha256: str, after: int) -> int | None
     ).scalar_one()
 
 
-def problems_of(connection: Connection, import_id: int) -> list[Problem]:
-    """The problems kept with import ``import_id``, in the order its report listed them."""
+def problems_of(connection: Connection, import_id: int) -> list[Problem] | None:
+    """The problems kept with import ``import_id``, in the order its report listed them; None
+    for an import applied before problems were kept (migration 0010), whose are unknown."""
     stored = connection.execute(
         text("SELECT problems FROM imports WHERE id = :id"), {"id": import_id}
     ).scalar_one()
-    return [Problem(**problem) for problem in stored]
+    return None if stored is None else [Problem(**problem) for problem in stored]
 
 
 __all__ = ["ImportRecord", "applied_since", "imported", "imports", "newest_import", "problems_of"]

@@ -186,7 +186,8 @@ def past_import(record: ImportRecord) -> str:
         f"(profile {record.profile})",
         f"  read {record.features}, applied {record.applied} "
         f"(repaired {record.count('repaired')}), skipped {record.count('skipped')}, "
-        f"problems {record.problems}; sha256 {record.sha256[:12]}",
+        f"problems {'not kept' if record.problems is None else record.problems}; "
+        f"sha256 {record.sha256[:12]}",
         *change_lines(record.changes),
     ]
     if record.count("activities") or record.count("marked"):

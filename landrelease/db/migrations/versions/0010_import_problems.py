@@ -10,7 +10,8 @@ terminal shows the most severe of them and ``--report`` writes them all, but a r
 for was lost once the file was applied, and a second import of the file only says it is already
 in. The rows are now kept with the import, as the report wrote them, so an officer can list
 them later (``landrelease imports --problems ID``) and an auditor can see what each file was
-let in with.
+let in with. Imports applied before this keep NULL: their problems were not stored, which is
+not the same as none.
 """
 
 from collections.abc import Sequence
@@ -31,9 +32,9 @@ def upgrade() -> None:
         sa.Column(
             "problems",
             postgresql.JSONB(astext_type=sa.Text()),
-            server_default=sa.text("'[]'::jsonb"),
-            nullable=False,
-            comment="Problems found in the file (feature, source ID, code, action, message)",
+            nullable=True,
+            comment="Problems found in the file (feature, source ID, code, action, message); "
+            "NULL for a file applied before they were kept",
         ),
     )
 
