@@ -81,6 +81,24 @@ def to_crs(crs: CRSLike | None) -> CRS | None:
     return _parse_crs(crs)
 
 
+def crs_hint(geoms: Sequence[BaseGeometry | None]) -> str:
+    """Which ``--crs`` to give geometries that came without one, judged from their coordinates.
+
+    Degrees and metres are told apart by range: every coordinate within ±180 and ±90 is taken
+    for longitude and latitude (a file with them swapped is caught later, by the swap check);
+    anything larger is metres of a projected system, whose zone the numbers alone cannot tell.
+    """
+    present = [g for g in geoms if g is not None and not g.is_empty]
+    if present:
+        west, south, east, north = shapely.total_bounds(present)
+        if west >= -180 and east <= 180 and south >= -90 and north <= 90:
+            return "its coordinates look like longitude and latitude in degrees: --crs EPSG:4326"
+    return (
+        "its coordinates look like metres of a projected system: give its EPSG code with --crs "
+        "(e.g. --crs EPSG:32634 for UTM zone 34N)"
+    )
+
+
 @lru_cache(maxsize=256)
 def _parse_crs(crs: str | int) -> CRS:
     try:
@@ -251,8 +269,7 @@ def prepare_polygon(
     parsed_crs = to_crs(crs)
     if parsed_crs is None:
         raise GeometryProblem(
-            f"{label}: no coordinate reference system; say which one (e.g. --crs EPSG:32634)",
-            "no_crs",
+            f"{label}: no coordinate reference system; {crs_hint([geom])}", "no_crs"
         )
     if geom.is_empty:
         raise GeometryProblem(f"{label}: empty geometry", "empty_geometry")

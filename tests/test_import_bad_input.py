@@ -274,6 +274,12 @@ def test_messages_say_what_is_wrong(imports_db: Engine) -> None:
         "34N"
     )
     assert message("coordinates_out_of_range.geojson").endswith(out_of_range)
+    # Without a CRS, metres are told from degrees (the file's polygons are in UTM zone 34N).
+    assert message("no_crs.zip") == (
+        "no_crs.zip: the file has no coordinate reference system; its coordinates look like "
+        "metres of a projected system: give its EPSG code with --crs (e.g. --crs EPSG:32634 for "
+        "UTM zone 34N)"
+    )
     # The same when the wrong CRS was given on the command, not taken from the file.
     assert message("no_crs.zip", crs="EPSG:4326") == (
         f"feature 1 (BA-B-001): coordinate (317548.000000, 4933315.000000) {out_of_range}"

@@ -181,6 +181,10 @@ def test_csv_with_wkt_needs_a_crs(imports_db: Engine) -> None:
     refused = import_file(imports_db, path)
     assert refused.status == "refused"
     assert [(p.index, p.code) for p in refused.problems] == [(None, "no_crs")]
+    assert refused.problems[0].message == (
+        "generic_hazards_wkt.csv: the file has no coordinate reference system; its coordinates "
+        "look like longitude and latitude in degrees: --crs EPSG:4326"
+    )
     assert fingerprint(imports_db) == before
     result = import_file(imports_db, path, crs="EPSG:4326")
     assert result.status == "applied", result.problems

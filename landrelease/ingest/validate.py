@@ -28,7 +28,13 @@ import numpy as np
 import shapely
 from pyproj import CRS
 
-from landrelease.geometry import CleanPolygon, GeometryProblem, prepare_polygons, to_crs
+from landrelease.geometry import (
+    CleanPolygon,
+    GeometryProblem,
+    crs_hint,
+    prepare_polygons,
+    to_crs,
+)
 from landrelease.ingest.encoding import Mojibake, detect
 from landrelease.ingest.findings import (
     ACCEPTED,
@@ -303,8 +309,8 @@ def check_features(
             None,
             None,
             "no_crs",
-            f"{features.name}: the file has no coordinate reference system; say which one "
-            "with --crs (e.g. --crs EPSG:32634 for UTM zone 34N)",
+            f"{features.name}: the file has no coordinate reference system; "
+            f"{crs_hint(features.geometries)}",
             REFUSED,
         )
         return checked
