@@ -231,13 +231,15 @@ trimmed AS MATERIALIZED (
     -- Parts of what remains below the sliver tolerance go with the piece. A request whose edge
     -- runs along the hazard's on other vertices leaves threads a few micrometres wide (each
     -- geodesic edge bows between its own vertices), which are no land but would keep the
-    -- hazard alive in as many parts.
+    -- hazard alive in as many parts. A request that takes nothing takes no thread either: it
+    -- misses the hazard, and is refused as such.
     SELECT c.ord, c.hazard_id, c.hazard_class, c.old_geom, c.old_area,
-           CASE WHEN t.threads IS NOT TRUE THEN c.piece
+           CASE WHEN t.threads IS NOT TRUE OR ST_IsEmpty(c.piece) THEN c.piece
                 WHEN t.kept IS NULL THEN c.old_geom
                 ELSE ST_Multi(ST_CollectionExtract(ST_Difference(c.old_geom, t.kept), 3))
            END AS piece,
-           CASE WHEN t.threads IS NOT TRUE THEN c.rest ELSE t.kept END AS rest
+           CASE WHEN t.threads IS NOT TRUE OR ST_IsEmpty(c.piece) THEN c.rest ELSE t.kept END
+               AS rest
     FROM cut c
     LEFT JOIN LATERAL (
         SELECT bool_or(lr_area_m2(d.geom) < :sliver) AS threads,

@@ -14,6 +14,7 @@ import threading
 
 import pytest
 import shapely
+from psycopg.errors import Diagnostic
 from pyproj import Geod
 from shapely.geometry import Polygon, box
 from sqlalchemy import Connection, Engine, text
@@ -161,6 +162,34 @@ def test_a_report_inside_the_writing_transaction_sees_its_events(db: Engine) -> 
     assert inside["W"].sha.count == 1 and inside["E"].sha.count == 0
     assert after["W"].sha.area_m2 == pytest.approx(inside["W"].sha.area_m2, abs=1e-6)
     assert after["E"].sha.area_m2 == pytest.approx(area(20.15, 45.02, 20.16, 45.03), rel=1e-7)
+
+
+def test_measuring_says_how_far_it_has_got_to_a_session_that_asks(db: Engine) -> None:
+    """The flush's notices (migration 0011) reach ``settle``'s caller, step by step, and no
+    one else: a transaction committing without asking hears nothing from it."""
+    add_regions(db)
+    shares: list[int] = []
+    with transaction(db, today=TODAY) as ledger:
+        ledger.record_many([hazard("A", (20.02, 45.02, 20.04, 45.04))])
+        settle(ledger.connection, shares.append)
+        settled = ledger.connection.execute(text("SELECT count(*) FROM event_regions"))
+        assert settled.scalar_one() == 1  # measured by then, not at the commit
+    assert shares == [50, 62, 100]
+
+    heard: list[str] = []
+
+    def hear(notice: Diagnostic) -> None:
+        heard.append(notice.message_primary or "")
+
+    with transaction(db, today=TODAY) as ledger:  # measured at its commit
+        driver = ledger.connection.connection.driver_connection
+        assert driver is not None
+        driver.add_notice_handler(hear)
+        ledger.record_many([hazard("B", (20.15, 45.02, 20.16, 45.03))])
+    driver.remove_notice_handler(hear)
+    with db.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM event_regions")).scalar_one() == 2
+    assert not [m for m in heard if m.startswith("landrelease")]
 
 
 def test_a_rolled_back_transaction_leaves_nothing_pending(db: Engine) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from importing import BAD, imports_db
+from importing import BAD, SAMPLES, imports_db
 from sqlalchemy import Engine, text
 
 from landrelease.cli import main
@@ -177,20 +177,18 @@ def test_problems_of_an_import_that_does_not_exist_are_refused_clearly(
 
 @pytest.mark.db
 def test_the_import_reports_measuring_as_its_last_stage(imports_db: Engine) -> None:
-    """Measuring the derived tables is named before the commit, and a dry run skips it."""
+    """Measuring is named before the commit and follows the flush's steps; a dry run skips it."""
     calls: list[tuple[str, int, int]] = []
-    dry = import_file(
-        imports_db,
-        BAD / "partly_outside.geojson",
-        dry_run=True,
-        progress=lambda *a: calls.append(a),
-    )
+    sample = SAMPLES / "generic_hazards.geojson"
+    dry = import_file(imports_db, sample, dry_run=True, progress=lambda *a: calls.append(a))
     assert dry.status == "dry-run" and calls and "measure" not in {c[0] for c in calls}
     calls.clear()
-    result = import_file(
-        imports_db, BAD / "partly_outside.geojson", progress=lambda *a: calls.append(a)
-    )
+    result = import_file(imports_db, sample, progress=lambda *a: calls.append(a))
     applied = result.accepted
-    assert result.status == "applied" and applied > 0
-    assert calls[-2:] == [("measure", 0, applied), ("measure", applied, applied)]
-    assert [c[0] for c in calls].index("database") < len(calls) - 2
+    assert result.status == "applied" and applied == 6
+    stages = [c[0] for c in calls]
+    first = stages.index("measure")
+    assert stages.index("database") < first and set(stages[first:]) == {"measure"}
+    # 0, then after each step of the flush (50 %, 62 %, all): 6 features make 3, 3, 6.
+    assert [done for _, done, _ in calls[first:]] == [0, 3, 3, 6]
+    assert {total for _, _, total in calls[first:]} == {applied}

@@ -363,7 +363,11 @@ def run_step(
     if step.op in (*RELEASES, "confirm_part"):
         assert not disjoint, f"{step.op} of a polygon disjoint from the hazard succeeded"
     if isinstance(result, Released):
-        rest = geod_area(state.geom.difference(lonlat))
+        # Parts of a remainder in several parts that are below the sliver tolerance go with
+        # the piece (release.py, "trimmed"): predicted from the parts, each measured here.
+        parts = [geod_area(p) for p in polygonal(state.geom.difference(lonlat)).geoms]
+        threads = sum(a for a in parts if a < SLIVER_M2) if len(parts) > 1 else 0.0
+        rest = sum(parts) - threads
         tol = 1e-5 * state.area_m2 + 1e-3
         if result.closed:
             assert rest < 1.0 + tol, f"closed with {rest:.3f} m² left"
@@ -371,7 +375,7 @@ def run_step(
             assert result.remaining_m2 == 0
         else:
             assert rest > 1.0 - tol, f"left a sliver of {rest:.3f} m² open"
-            assert abs(result.area_m2 - overlap) <= tol
+            assert abs(result.area_m2 - (overlap + threads)) <= tol
             assert abs(result.remaining_m2 - rest) <= tol
     if isinstance(result, Confirmed):
         if step.op == "confirm_part" and result.cha_national_id != national_id:
@@ -408,9 +412,12 @@ def check_invariants(conn: Connection, snapshots: dict[dt.date, dict[str, State]
         if hazard.status == "released":
             check(hazard.geom is None and hazard.area_m2 == 0, f"(a) {nid}: released, not empty")
         else:
+            # The stored area is what was recorded less every piece taken out, so its error
+            # comes from those larger areas: a remainder of 1.4 m² left of a 5,000 m² hazard
+            # was 4e-5 m² off (3e-5 of itself). Hence a floor of 1e-3 m², as for each step.
             expected = geod_area(hazard.geom)
             check(
-                abs(hazard.area_m2 - expected) <= 1e-5 * expected,
+                abs(hazard.area_m2 - expected) <= 1e-5 * expected + 1e-3,
                 f"(a) {nid}: stored {hazard.area_m2!r} vs Geod {expected!r}",
             )
             if "-C" not in nid:  # a root hazard never stays open below the sliver size
@@ -490,6 +497,282 @@ def check_invariants(conn: Connection, snapshots: dict[dt.date, dict[str, State]
 @given(
     specs=st.lists(hazard_specs(), min_size=1, max_size=2),
     sequence=st.lists(steps, min_size=3, max_size=12),
+)
+# Found by this test: a CHA confirmed out of part of a hazard held, beside its land, a thread
+# of 0.004 m²; a clearance 23 m away from it then "cleared" that thread instead of being
+# refused, because threads of the remainder went with any piece, even an empty one (release.py
+# now takes threads only with a piece that is land).
+@example(
+    specs=[
+        HazardSpec(
+            frame=Frame(
+                lon=177.60502603757453,
+                lat=11.230630232581461,
+                radius=66.22085790338156,
+                epsg=32660,
+            ),
+            shell=(
+                (3.4421231107511834e-260, 0.9113249246485147),
+                (-0.17965675559998617, 0.7628742308217165),
+                (-0.23855495952401773, 0.42954363741579216),
+                (0.0, 0.5766780280458625),
+                (0.06127746157224795, 0.48151222125104515),
+                (-0.15038059775025567, 0.8611474523896887),
+                (-1.1276905900807706e-201, 0.977841836153157),
+                (-0.10251912508173475, 0.5723729758410064),
+                (1.2787493176212175e-299, 0.9824728329531053),
+                (0.07865593788956154, 0.860701776352126),
+                (0.01, 0.9382249036173589),
+                (0.1525660479183314, 0.45028210804361535),
+            ),
+            hole=None,
+            second=False,
+            utm=False,
+        )
+    ],
+    sequence=[
+        Step(
+            "reduce",
+            2,
+            False,
+            0.07221972079048555,
+            0.6976593685017574,
+            1.0,
+            2.8487826776184115,
+            True,
+            True,
+            33,
+        ),
+        Step(
+            "cancel",
+            2,
+            False,
+            0.05,
+            0.10503850082989707,
+            0.299984877527824,
+            0.40351560127780106,
+            False,
+            False,
+            90,
+        ),
+        Step(
+            "clear",
+            3,
+            False,
+            0.42504513648712017,
+            -0.7825633809675465,
+            1.2117574449808994,
+            0.5454913624973505,
+            False,
+            False,
+            45,
+        ),
+        Step(
+            "confirm_part",
+            2,
+            False,
+            2.225073858507203e-309,
+            1.313813074535786,
+            0.8939691130834594,
+            1.5282025955735876,
+            False,
+            False,
+            51,
+        ),
+        Step(
+            "confirm_whole",
+            1,
+            True,
+            -0.08968528479041771,
+            1.1,
+            1.0,
+            0.8828265153447741,
+            False,
+            True,
+            44,
+        ),
+        Step(
+            "confirm_part",
+            4,
+            False,
+            -1.499340175626461,
+            0.6782392342249999,
+            0.12649709930339298,
+            1.0,
+            False,
+            True,
+            90,
+        ),
+        Step(
+            "clear",
+            1,
+            False,
+            1e-05,
+            -1.1956999020562709,
+            1.2651589770070626,
+            0.49573243217459984,
+            False,
+            False,
+            38,
+        ),
+    ],
+)
+# Found by this test: after seven steps a hazard at the equator was left with 1.42 m², stored
+# 4e-5 m² off its geodesic area, which a tolerance relative to the remainder alone refused.
+@example(
+    specs=[
+        HazardSpec(
+            frame=Frame(lon=-3.435025464954875e-22, lat=1e-09, radius=40.0, epsg=32631),
+            shell=(
+                (0.10177473167368362, 0.9732256414948248),
+                (0.06141648847208153, 0.47503468127833653),
+                (6.689930171302545e-166, 0.8990212256033558),
+                (0.01, 0.749509041899111),
+                (-2.225073858507e-311, 0.5617848837250751),
+            ),
+            hole=0.14729985426003378,
+            second=False,
+            utm=True,
+        )
+    ],
+    sequence=[
+        Step(
+            "confirm_part",
+            5,
+            False,
+            -0.7165516795957017,
+            1.0585266241635036,
+            0.99999,
+            2.289314948567978,
+            False,
+            False,
+            62,
+        ),
+        Step(
+            "clear",
+            4,
+            True,
+            -0.12518974284032147,
+            -0.45680062089759477,
+            1.1,
+            1.0973784696028335,
+            False,
+            False,
+            75,
+        ),
+        Step(
+            "reduce",
+            1,
+            True,
+            0.4577177512548132,
+            0.5172816725635947,
+            0.37453887494986005,
+            0.3410246362471134,
+            False,
+            True,
+            65,
+        ),
+        Step("clear", 2, False, 1.5, 0.01, 0.16415054841981336, 0.99999, False, False, 68),
+        Step(
+            "confirm_part",
+            3,
+            True,
+            -0.07023194607363825,
+            -0.7093021065520657,
+            1.2106474975623172,
+            1.0759429183603861,
+            False,
+            False,
+            10,
+        ),
+        Step(
+            "confirm_whole",
+            3,
+            False,
+            -0.1600612925259135,
+            -0.5,
+            1.233059855355298,
+            0.9525370659374621,
+            False,
+            True,
+            26,
+        ),
+        Step(
+            "confirm_whole",
+            6,
+            False,
+            -8.64121805841959e-227,
+            0.41083024366270937,
+            1.0,
+            0.7962441702065637,
+            False,
+            False,
+            50,
+        ),
+    ],
+)
+# Found by this test: a circle cancelled over most of a hazard at the equator left the rest in
+# two parts, one of 0.83 m², which the ledger released with the piece as it should; the test
+# predicted the piece alone (its model was fixed, to count such parts with the piece).
+@example(
+    specs=[
+        HazardSpec(
+            frame=Frame(
+                lon=1.1754943508222875e-38,
+                lat=-4.983580132667306,
+                radius=298.257223563,
+                epsg=32731,
+            ),
+            shell=(
+                (0.1428261103477989, 0.6603620837107478),
+                (-0.19988358337049572, 0.813532879353614),
+                (1.192092896e-07, 0.5),
+                (-0.1509769928205845, 0.9443885580954361),
+                (2.119650067524631e-222, 0.4),
+            ),
+            hole=None,
+            second=False,
+            utm=False,
+        )
+    ],
+    sequence=[
+        Step(
+            "cancel",
+            5,
+            True,
+            -7.320154784373619e-41,
+            5.960464477539063e-08,
+            0.8261199349938058,
+            2.5093703619741996,
+            False,
+            False,
+            78,
+        ),
+        Step(
+            "confirm_whole",
+            3,
+            False,
+            0.0,
+            0.10710381896049093,
+            1.1,
+            0.689397147830483,
+            False,
+            True,
+            40,
+        ),
+        Step(
+            "confirm_whole",
+            0,
+            False,
+            -1.2411213967260515,
+            1.0630841496768877,
+            1.231684350631521,
+            1.5633785387205117,
+            False,
+            True,
+            80,
+        ),
+    ],
 )
 # Found by this test: the replay subtracted three pieces and kept a 1.3e-4 m² residue where the
 # live release had closed the hazard on its sliver (fixed by migration 0005).

@@ -9,14 +9,44 @@ derived tables that lag behind its own ledger. Every reader of derived tables ca
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from psycopg.errors import Diagnostic
 from sqlalchemy import Connection, text
 
+#: The notice the flush raises after each step, followed by the share done in percent
+#: (migration 0011), when the session's ``landrelease.progress`` is ``on``.
+MEASURED = "landrelease measured "
 
-def settle(connection: Connection) -> None:
+
+def settle(connection: Connection, progress: Callable[[int], None] | None = None) -> None:
     """Measure this transaction's pending ledger events now (nothing when none are pending).
 
     Setting the deferred trigger IMMEDIATE fires what it has queued; setting it back to
-    DEFERRED keeps later writes of the transaction measured once, at commit.
+    DEFERRED keeps later writes of the transaction measured once, at commit. ``progress`` is
+    called with the share done, in percent, as each step of the measuring ends: the notices
+    arrive while the statement is still running.
     """
+    if progress is None:
+        _fire(connection)
+        return
+    driver = connection.connection.driver_connection
+    assert driver is not None
+
+    def heard(notice: Diagnostic) -> None:
+        message = notice.message_primary or ""
+        if message.startswith(MEASURED):
+            progress(int(message.removeprefix(MEASURED)))
+
+    connection.execute(text("SET LOCAL landrelease.progress = 'on'"))
+    driver.add_notice_handler(heard)
+    try:
+        _fire(connection)
+    finally:
+        driver.remove_notice_handler(heard)
+        connection.execute(text("SET LOCAL landrelease.progress = 'off'"))
+
+
+def _fire(connection: Connection) -> None:
     connection.execute(text("SET CONSTRAINTS derived_flushed IMMEDIATE"))
     connection.execute(text("SET CONSTRAINTS derived_flushed DEFERRED"))

@@ -298,13 +298,21 @@ def _measure(connection: Connection, applied: int, progress: Progress | None) ->
     """Measure the file's ledger events into the tables reports read, before the commit.
 
     The commit would do it anyway (:mod:`landrelease.db.derived`); doing it here lets the
-    progress display name the stage, which on a national baseline is a third of the import
-    and would otherwise look like a hang after the last bar.
+    progress display name the stage, which on a national baseline is half of the import and
+    would otherwise look like a hang after the last bar, and follow its steps (0011).
     """
-    if progress:
-        progress("measure", 0, applied)
-    settle(connection)
-    if progress:
+    if progress is None:
+        settle(connection)
+        return
+    reached = [0]
+
+    def advance(percent: int) -> None:
+        reached.append(applied * percent // 100)
+        progress("measure", reached[-1], applied)
+
+    progress("measure", 0, applied)
+    settle(connection, advance)
+    if reached[-1] < applied:  # nothing was pending (a file of marks only): done all the same
         progress("measure", applied, applied)
 
 

@@ -19,7 +19,7 @@ one another here, and each sees only its own pending events (the others' are unc
 every transaction empties its own before it commits).
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import ModuleType
 
 import sqlalchemy as sa
@@ -71,24 +71,33 @@ def _flush_function(
     declare: str = "",
     first: tuple[str, ...] = (),
     measure: str | None = None,
+    done: Callable[[str], str] | None = None,
 ) -> str:
     """Measure every pending event; a region entered in the same transaction may have
     measured some of them already (hence ON CONFLICT), and spans are rewritten whole.
 
     ``events`` selects the pending events and ``hazards`` their hazards; a later revision
     (0006) passes other ways to find them, with a ``declare`` block and ``first`` statements,
-    and another (0008) its own ``measure`` statement, whole.
+    and another (0008) its own ``measure`` statement, whole. ``done`` (0011) gives a statement
+    to run after each step ("regions", "overlaps", "spans").
     """
     if measure is None:
         measure = m0002._MEASURE_IN_REGIONS.format(regions="regions", events=events)
+
+    def after(step: str) -> list[str]:
+        return [done(step)] if done is not None else []
+
     body = "; ".join(
         [
             *first,
             f"IF {none_pending} THEN DELETE FROM derived_flush; RETURN NULL; END IF",  # noqa: S608
             measure.rstrip() + "\nON CONFLICT DO NOTHING",
+            *after("regions"),
             m0002._FIND_OVERLAPS.format(events=events, which=m0002._ADDED + _ONCE),
             m0002._FIND_OVERLAPS.format(events=events, which=m0002._REMOVED_FROM_OVERLAPPING),
+            *after("overlaps"),
             m0002._spans_of_hazards(hazards),
+            *after("spans"),
             "DELETE FROM derived_pending",
             "DELETE FROM derived_flush",
         ]

@@ -19,7 +19,7 @@ Two costs of 0004's flush grew with the ledger or with the rows written:
   keys were for.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from alembic import op
 
@@ -34,9 +34,12 @@ _EVENTS = "(SELECT e.* FROM ledger_events e WHERE e.id = ANY(pending) OFFSET 0)"
 _HAZARDS = "SELECT e.hazard_id FROM ledger_events e WHERE e.id = ANY(pending)"
 
 
-def _flush(revised: bool, measure: str | None = None) -> str:
-    """0004's flush, finding the pending events by id (``revised``) or as 0004 did; a later
-    revision (0008) passes its own ``measure`` statement."""
+def _flush(
+    revised: bool, measure: str | None = None, done: Callable[[str], str] | None = None
+) -> str:
+    """0004's flush, finding the pending events by id (``revised``) or as 0004 did; later
+    revisions pass their own ``measure`` statement (0008) and statements ``done`` after each
+    step (0011)."""
     m0002 = load_revision("0002_indicator_tables.py")
     m0004 = load_revision("0004_derived_at_commit.py")
     if not revised:
@@ -50,6 +53,7 @@ def _flush(revised: bool, measure: str | None = None) -> str:
             declare="DECLARE pending bigint[]; ",
             first=("pending := ARRAY(SELECT event_id FROM derived_pending)",),
             measure=measure,
+            done=done,
         )
     )
 

@@ -20,7 +20,7 @@ still the outer loop, measures only its own group. The same 100,000 hazards: 19.
 piece, and a box has 5 vertices where a densified piece has dozens.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from alembic import op
 
@@ -67,9 +67,11 @@ $$ SELECT CASE WHEN ST_Covers(region, ST_Envelope(piece)) THEN piece_area
 """
 
 
-def _flush(measure: str | None) -> str:
-    """0006's flush, measuring with ``measure`` (None: as 0006 did)."""
-    return load_revision("0006_derived_per_batch.py")._flush(revised=True, measure=measure)
+def _flush(measure: str | None, done: Callable[[str], str] | None = None) -> str:
+    """0006's flush, measuring with ``measure`` (None: as 0006 did); ``done`` as in 0004."""
+    return load_revision("0006_derived_per_batch.py")._flush(
+        revised=True, measure=measure, done=done
+    )
 
 
 def upgrade() -> None:
