@@ -167,11 +167,12 @@ def import_command(
             progress=progress,
         )
     except KeyboardInterrupt:
-        progress.close()
-        click.echo(_interrupted(ctx, file, newest), err=True)
-        ctx.exit(INTERRUPTED)
+        result = None
     finally:
         progress.close()
+    if result is None:
+        click.echo(_interrupted(ctx, file, newest), err=True)
+        ctx.exit(INTERRUPTED)
     table = problems_table(result.problems, limit=problem_rows or None)
     if table:
         click.echo(table)

@@ -24,8 +24,9 @@ def settle(connection: Connection, progress: Callable[[int], None] | None = None
 
     Setting the deferred trigger IMMEDIATE fires what it has queued; setting it back to
     DEFERRED keeps later writes of the transaction measured once, at commit. ``progress`` is
-    called with the share done, in percent, as each step of the measuring ends: the notices
-    arrive while the statement is still running.
+    called with the share done, in percent, as each step of the measuring ends (the notices
+    arrive while the statement is still running), and last with 100 in any case, once: with
+    nothing pending there are no steps, and the caller is still told it is done.
     """
     if progress is None:
         _fire(connection)
@@ -33,10 +34,13 @@ def settle(connection: Connection, progress: Callable[[int], None] | None = None
     driver = connection.connection.driver_connection
     assert driver is not None
 
+    reached = [0]
+
     def heard(notice: Diagnostic) -> None:
         message = notice.message_primary or ""
         if message.startswith(MEASURED):
-            progress(int(message.removeprefix(MEASURED)))
+            reached.append(int(message.removeprefix(MEASURED)))
+            progress(reached[-1])
 
     connection.execute(text("SET LOCAL landrelease.progress = 'on'"))
     driver.add_notice_handler(heard)
@@ -45,6 +49,8 @@ def settle(connection: Connection, progress: Callable[[int], None] | None = None
     finally:
         driver.remove_notice_handler(heard)
         connection.execute(text("SET LOCAL landrelease.progress = 'off'"))
+    if reached[-1] < 100:
+        progress(100)
 
 
 def _fire(connection: Connection) -> None:

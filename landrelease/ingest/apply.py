@@ -304,16 +304,8 @@ def _measure(connection: Connection, applied: int, progress: Progress | None) ->
     if progress is None:
         settle(connection)
         return
-    reached = [0]
-
-    def advance(percent: int) -> None:
-        reached.append(applied * percent // 100)
-        progress("measure", reached[-1], applied)
-
     progress("measure", 0, applied)
-    settle(connection, advance)
-    if reached[-1] < applied:  # nothing was pending (a file of marks only): done all the same
-        progress("measure", applied, applied)
+    settle(connection, lambda percent: progress("measure", applied * percent // 100, applied))
 
 
 def _count(checked: Checked, result: ImportResult) -> None:
